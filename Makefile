@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make report` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := data/demo
+DEMO_CUSTOMERS ?= 20000
+DEMO_SEED ?= 1
+
+.PHONY: setup report test lint lab bench clean
+
+setup: $(STAMP)
+
+# Re-install whenever the dependencies change; pip reaches only the package registries.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(DEMO)/truth.json: $(STAMP) src/churn_causal/simulate.py src/churn_causal/simulator.yaml
+	$(BIN)/churn-causal simulate --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED) --out $(DEMO)
+
+report: $(DEMO)/truth.json
+	$(BIN)/churn-causal --verbose report --data $(DEMO) --out reports
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+test: lint
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+bench: $(STAMP)
+	$(BIN)/python -m churn_causal.bench
+
+clean:
+	rm -rf $(VENV) $(DEMO) reports/[0-9]* reports/latest reports/.staging-*

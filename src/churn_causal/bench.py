@@ -1,0 +1,109 @@
+"""Benchmarks (``make bench``): time and peak memory of each step at growing sizes.
+
+Each measurement runs in a fresh process, so its peak resident memory is its own. The table
+ends with the empirical growth exponent between sizes (1.0 = linear in customers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+STEPS = ("simulate", "cohort", "analysis")
+DEFAULT_SIZES = {
+    "simulate": [10_000, 100_000, 1_000_000],
+    "cohort": [10_000, 100_000],
+    "analysis": [10_000, 100_000],
+}
+
+
+def _measure(step: str, customers: int, data_dir: str) -> dict:
+    """Run one step in this process and return its time and peak memory.
+
+    ``simulate`` writes the data set into ``data_dir``; the other steps load it from there, so
+    their peak memory is the step's own (plus the loaded tables)."""
+    from churn_causal.analysis import TouchpointAnalysis
+    from churn_causal.design import build_cohort
+    from churn_causal.simulate import simulate
+    from churn_causal.tables import load
+
+    out: dict = {"step": step, "customers": customers}
+    t0 = time.perf_counter()
+    if step == "simulate":
+        sim = simulate(customers, seed=1)
+        out["seconds"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        sim.write(data_dir)
+        out["write_seconds"] = round(time.perf_counter() - t1, 2)
+        out["rows"] = len(sim.health)
+    else:
+        data = load(data_dir)
+        t0 = time.perf_counter()
+        if step == "cohort":
+            out["rows"] = len(build_cohort(data, "support"))
+        else:
+            out["rows"] = len(TouchpointAnalysis("support", n_boot=200).fit(data).cohort_)
+        out["seconds"] = time.perf_counter() - t0
+    out["seconds"] = round(out["seconds"], 2)
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    return out
+
+
+def _spawn(step: str, customers: int, data_dir: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "churn_causal.bench", "--one", step, str(customers), data_dir],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--steps", default=",".join(STEPS))
+    p.add_argument("--sizes", help="comma-separated customer counts for every step")
+    p.add_argument("--one", nargs=3, metavar=("STEP", "N", "DIR"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.one:
+        print(json.dumps(_measure(args.one[0], int(args.one[1]), args.one[2])))
+        return 0
+    steps = args.steps.split(",")
+    plan = {
+        s: [int(n) for n in args.sizes.split(",")] if args.sizes else DEFAULT_SIZES[s]
+        for s in steps
+    }
+    results: dict[str, list[dict]] = {s: [] for s in steps}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sorted({n for sizes in plan.values() for n in sizes}):
+            data_dir = f"{tmp}/{n}"
+            for step in ("simulate", *[s for s in steps if s != "simulate"]):
+                if step == "simulate" or n in plan[step]:
+                    r = _spawn(step, n, data_dir)
+                    if step in plan and n in plan[step]:
+                        results[step].append(r)
+    print(f"{'step':<10} {'customers':>10} {'seconds':>9} {'peak MB':>8} {'rows':>11}  growth")
+    for step in steps:
+        for prev, r in zip([None, *results[step]], results[step], strict=False):
+            growth = ""
+            if prev:
+                k = math.log(r["seconds"] / prev["seconds"]) / math.log(
+                    r["customers"] / prev["customers"]
+                )
+                growth = f"time ~ n^{k:.2f}"
+            extra = f"  (+{r['write_seconds']} s to write Parquet)" if "write_seconds" in r else ""
+            print(
+                f"{step:<10} {r['customers']:>10} {r['seconds']:>9.1f} {r['peak_mb']:>8} "
+                f"{r['rows']:>11}  {growth}{extra}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The ``churn-causal`` command line.
+
+Exit codes: 0 success, 1 a report notebook failed, 2 bad input (with a message saying what to fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from churn_causal.trials import TrialDesign
+
+EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+
+
+class BadInput(Exception):
+    """An error in what the user gave us; reported in one line, exit code 2."""
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from churn_causal.simulate import TOUCHPOINTS, parse_assignments, simulate
+
+    if args.customers < 1:
+        raise BadInput("--customers must be at least 1")
+    try:
+        overrides = parse_assignments(args.set or [])
+        t0 = time.perf_counter()
+        result = simulate(args.customers, args.seed, overrides)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadInput(f"simulator parameters: {exc}") from exc
+    out = result.write(args.out)
+    seconds = time.perf_counter() - t0
+    print(f"simulated {args.customers} customers (seed {args.seed}) in {seconds:.1f} s -> {out}")
+    print(f"{'touchpoint':<11} {'treated':>8} {'true ATT':>9} {'naive':>8}  (churn by horizon, pp)")
+    for tp in TOUCHPOINTS:
+        t = result.truth["touchpoints"][tp]
+        print(
+            f"{tp:<11} {t['n_treated']:>8} {100 * t['att_risk_difference']:>+9.2f} "
+            f"{100 * t['naive_risk_difference']:>+8.2f}"
+        )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from churn_causal.report import run_report
+
+    data = Path(args.data)
+    if not data.is_dir():
+        raise BadInput(
+            f"--data {data}: no such folder; run 'churn-causal simulate' or point it "
+            "at a folder with customers, health and touches tables"
+        )
+    try:
+        design = TrialDesign(
+            args.first_month, args.last_month, args.window_months, args.horizon_days
+        )
+    except ValueError as exc:
+        raise BadInput(f"trial design: {exc}") from exc
+    touchpoints = args.touchpoints.split(",") if args.touchpoints else None
+    result = run_report(data, args.out, touchpoints, design, args.seed, args.n_boot, args.run_id)
+    for r in result.runs:
+        print(
+            f"{r.status:>6}  {r.seconds:6.1f} s  {r.name}" + (f"  ({r.error})" if r.error else "")
+        )
+    print(f"published {result.path / 'index.html'}")
+    return 0 if result.ok else EXIT_FAILED
+
+
+def _design_options(p: argparse.ArgumentParser) -> None:
+    d = TrialDesign()
+    p.add_argument("--first-month", type=int, default=d.first_month, help="first trial month")
+    p.add_argument("--last-month", type=int, default=d.last_month, help="last trial month")
+    p.add_argument(
+        "--window-months", type=int, default=d.window_months, help="treatment window in months"
+    )
+    p.add_argument(
+        "--horizon-days",
+        type=int,
+        default=d.horizon_days,
+        help="follow-up after time zero, in days",
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="churn-causal", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("simulate", help="make a CS data set with known true effects")
+    s.add_argument("--customers", type=int, default=20_000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, help="folder for the tables and truth.json")
+    s.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a simulator parameter, e.g. confounder.strength=0.5",
+    )
+    s.set_defaults(func=_simulate)
+
+    r = sub.add_parser("report", help="run the report notebooks into HTML")
+    r.add_argument("--data", required=True, help="folder with the input tables")
+    r.add_argument("--out", default="reports", help="where runs are published")
+    r.add_argument("--touchpoints", help="comma-separated; default: all in the data")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates")
+    r.add_argument("--run-id", help="default: the UTC time")
+    _design_options(r)
+    r.set_defaults(func=_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    try:
+        return args.func(args)
+    except (BadInput, FileNotFoundError, FileExistsError) as exc:
+        print(f"churn-causal {args.command}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Target-trial cohorts: one row per eligible customer and monthly trial (METHODS.md section 1).
+
+For trial m (month m of tenure, see ``churn_causal.trials``):
+
+* eligible: active on the first day of the window, with the whole window inside the data;
+* treated: at least one event of the touchpoint inside the window;
+* baseline covariates: measured at the window's start, never later (no mediators): health
+  readings dated up to the window's first day (a score describes the state at its date),
+  touch counts strictly before it (a touch on the first day is treatment);
+* time zero: the window's end; customers who churned inside the window are not at risk at time
+  zero and leave the cohort (counted in ``cohort.attrs["churned_in_window"]``);
+* outcome: days from time zero to churn or censoring (end of data, or the horizon).
+
+Everything is vectorised over customers and trials: sorted-key look-ups, no Python loop over
+customers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churn_causal.tables import CSData
+from churn_causal.trials import TrialDesign
+
+HEALTH_COLUMNS = ("score", "action", "utilization", "penetration")
+NUMERIC_COVARIATES = (
+    *HEALTH_COLUMNS,
+    "score_change_30d",
+    "score_change_90d",
+    "log_seats",
+    "log_mrr",
+    "tenure_months",
+)
+CATEGORICAL_COVARIATES = ("tier", "contract_type")
+STALE_HEALTH_DAYS = 31  # a health reading older than this at baseline counts as missing
+_DAY_BITS = 24  # tenure days fit in 24 bits: a composite (customer, day) key fits in int64
+_NO_CHURN = np.iinfo(np.int64).max // 4
+
+
+def _days(values: pd.Series) -> np.ndarray:
+    """Dates as whole days since the epoch; missing dates become a far-future sentinel."""
+    d = values.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    out = d.astype(np.int64)
+    out[np.isnat(d)] = _NO_CHURN
+    return out
+
+
+def _asof(sorted_keys: np.ndarray, query: np.ndarray, cust: np.ndarray) -> np.ndarray:
+    """Position of the last key <= query for the same customer, or -1 if there is none."""
+    pos = np.searchsorted(sorted_keys, query, side="right") - 1
+    ok = pos >= 0
+    ok[ok] = (sorted_keys[pos[ok]] >> _DAY_BITS) == cust[ok]
+    return np.where(ok, pos, -1)
+
+
+def prior_count_columns(touchpoints: list[str]) -> list[str]:
+    return [f"prior_{t}" for t in touchpoints]
+
+
+def build_cohort(
+    data: CSData,
+    touchpoint: str,
+    design: TrialDesign | None = None,
+    data_end: pd.Timestamp | str | None = None,
+) -> pd.DataFrame:
+    """Stack the monthly target trials of ``design`` for ``touchpoint`` into one table.
+
+    Columns: ``trial`` (month of tenure), ``customer_id``, ``treated``, the baseline covariates
+    (``NUMERIC_COVARIATES``, ``CATEGORICAL_COVARIATES`` and ``prior_<touchpoint>`` counts of each
+    touchpoint before the window), ``duration_days`` (from time zero to churn or censoring, at
+    most the horizon), ``churned`` (churn observed within the horizon) and
+    ``churned_by_horizon`` (1/0, or NaN when censored before the horizon).
+    """
+    design = design or TrialDesign()
+    cust = data.customers.reset_index(drop=True)
+    touchpoints = sorted(data.touches["touchpoint"].unique())
+    if touchpoint not in touchpoints:
+        raise ValueError(f"touchpoint '{touchpoint}' has no events; the data has {touchpoints}")
+    end = _days(pd.Series([pd.Timestamp(data_end or data.data_end)]))[0]
+    start = _days(cust["start_date"])
+    churn_day = np.minimum(_days(cust["churn_date"]) - start, _NO_CHURN)
+    censor_day = end - start
+    n, months = len(cust), design.months
+    ws = np.array([design.window(m)[0] for m in months])
+    we = np.array([design.window(m)[1] for m in months])
+
+    touches = data.touches
+    t_cust = pd.Index(cust["customer_id"]).get_indexer(touches["customer_id"])
+    known = t_cust >= 0  # rows of unknown customers are the validator's business, not ours
+    t_cust = t_cust[known]
+    t_day = _days(touches["date"])[known] - start[t_cust]
+    t_kind = pd.Categorical(touches["touchpoint"], categories=touchpoints).codes[known]
+
+    # Counts of each touchpoint before each trial's window: bucket, histogram, cumulate.
+    bucket = np.searchsorted(ws, t_day, side="right")  # trials whose window starts after it
+    flat = (t_cust * (len(months) + 1) + bucket) * len(touchpoints) + t_kind
+    hist = np.bincount(flat, minlength=n * (len(months) + 1) * len(touchpoints))
+    prior = hist.reshape(n, len(months) + 1, len(touchpoints)).cumsum(axis=1)[:, :-1]
+
+    # Treatment: an event of the touchpoint inside the trial's window.
+    focal = t_kind == touchpoints.index(touchpoint)
+    treated = np.zeros((n, len(months)), dtype=bool)
+    for j in range(len(months)):  # one vectorised pass per trial
+        hit = focal & (t_day >= ws[j]) & (t_day < we[j])
+        treated[t_cust[hit], j] = True
+
+    # Eligible customer-trials, then those still at risk at time zero.
+    eligible = (churn_day[:, None] > ws) & (we <= censor_day[:, None])
+    at_risk = eligible & (churn_day[:, None] > we)
+    rows, j = np.nonzero(at_risk)
+    out = pd.DataFrame(
+        {
+            "trial": months[j],
+            "customer_id": cust["customer_id"].to_numpy()[rows],
+            "treated": treated[rows, j],
+        }
+    )
+    out = pd.concat([out, _baseline(data, cust, start, rows, ws[j])], axis=1)
+    out["tenure_months"] = months[j] - 1
+    for c in CATEGORICAL_COVARIATES:
+        out[c] = cust[c].astype(str).to_numpy()[rows]
+    out["log_seats"] = np.log(cust["seats"].to_numpy(dtype=float)[rows])
+    out["log_mrr"] = np.log1p(cust["mrr"].to_numpy(dtype=float)[rows])
+    for k, name in enumerate(prior_count_columns(touchpoints)):
+        out[name] = prior[rows, j, k]
+
+    follow = np.minimum(churn_day[rows], censor_day[rows]) - we[j]
+    event = churn_day[rows] <= censor_day[rows]
+    within = event & (follow <= design.horizon_days)
+    out["duration_days"] = np.minimum(follow, design.horizon_days)
+    out["churned"] = within
+    out["churned_by_horizon"] = np.where(
+        within, 1.0, np.where(follow >= design.horizon_days, 0.0, np.nan)
+    )
+    out.attrs.update(
+        touchpoint=touchpoint,
+        design=design.to_dict(),
+        data_end=str(pd.Timestamp(end, unit="D").date()),
+        touchpoints=touchpoints,
+        eligible=int(eligible.sum()),
+        churned_in_window=int((eligible & ~at_risk).sum()),
+    )
+    return out
+
+
+def _baseline(
+    data: CSData, cust: pd.DataFrame, start: np.ndarray, rows: np.ndarray, ws: np.ndarray
+) -> pd.DataFrame:
+    """Health and its pillars on the window's first day, and the score's change over 30 and
+    90 days before it (from the first reading when the customer is younger than that)."""
+    h = data.health
+    h_cust = pd.Index(cust["customer_id"]).get_indexer(h["customer_id"])
+    h = h[h_cust >= 0]
+    h_cust = h_cust[h_cust >= 0]
+    h_day = _days(h["date"]) - start[h_cust]
+    keys = (h_cust.astype(np.int64) << _DAY_BITS) + (h_day + (1 << (_DAY_BITS - 1)))
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    values = h[list(HEALTH_COLUMNS)].to_numpy(dtype=float)[order]
+
+    def lookup(day: np.ndarray) -> np.ndarray:
+        pos = _asof(keys, (rows.astype(np.int64) << _DAY_BITS) + day + (1 << (_DAY_BITS - 1)), rows)
+        found_day = (keys[pos] & ((1 << _DAY_BITS) - 1)) - (1 << (_DAY_BITS - 1))
+        fresh = (pos >= 0) & (day - found_day <= STALE_HEALTH_DAYS)
+        return np.where(fresh[:, None], values[pos], np.nan)
+
+    now = lookup(ws)
+    out = pd.DataFrame(now, columns=list(HEALTH_COLUMNS))
+    for lag in (30, 90):
+        out[f"score_change_{lag}d"] = now[:, 0] - lookup(np.maximum(ws - lag, 0))[:, 0]
+    return out

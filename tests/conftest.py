@@ -1,0 +1,30 @@
+"""Shared simulated data sets: simulated once per test session, with fixed seeds."""
+
+from __future__ import annotations
+
+import pytest
+
+from churn_causal.simulate import SimulationResult, simulate
+from churn_causal.tables import CSData, load
+
+
+@pytest.fixture(scope="session")
+def world() -> SimulationResult:
+    """The default world at a size where the truth's sampling noise is small."""
+    return simulate(customers=20_000, seed=11)
+
+
+@pytest.fixture(scope="session")
+def world_dir(world, tmp_path_factory) -> str:
+    return str(world.write(tmp_path_factory.mktemp("world")))
+
+
+@pytest.fixture(scope="session")
+def world_data(world_dir) -> CSData:
+    return load(world_dir)
+
+
+@pytest.fixture(scope="session")
+def small_dir(tmp_path_factory) -> str:
+    """A small data set for end-to-end runs."""
+    return str(simulate(customers=1_500, seed=5).write(tmp_path_factory.mktemp("small")))

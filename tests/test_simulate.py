@@ -1,0 +1,187 @@
+"""The simulator: reproducible, exact truth by common random numbers, and DOMAIN.md's facts."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn_causal.simulate import (
+    TOUCHPOINTS,
+    World,
+    counterfactual_churn,
+    default_params,
+    make_population,
+    merge_params,
+    parse_assignments,
+    run_factual,
+    simulate,
+)
+from churn_causal.trials import WEEK_DAYS, TrialDesign
+
+
+def test_same_seed_gives_identical_data_and_truth():
+    a, b = simulate(2_000, seed=3), simulate(2_000, seed=3)
+    for name in ("customers", "health", "touches"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
+    assert a.truth == b.truth
+    c = simulate(2_000, seed=4)
+    assert not a.customers.equals(c.customers)
+
+
+def test_tables_follow_the_output_contract(world):
+    c, h, t = world.customers, world.health, world.touches
+    assert list(c.columns) == [
+        "customer_id",
+        "tier",
+        "contract_type",
+        "seats",
+        "mrr",
+        "start_date",
+        "churn_date",
+    ]
+    assert list(h.columns) == [
+        "customer_id",
+        "date",
+        "score",
+        "action",
+        "utilization",
+        "penetration",
+    ]
+    assert list(t.columns) == ["customer_id", "date", "touchpoint"]
+    assert c["customer_id"].is_unique
+    assert set(t["touchpoint"].unique()) == set(TOUCHPOINTS)
+    values = h[["score", "action", "utilization", "penetration"]].to_numpy()
+    assert values.min() >= 0 and values.max() <= 100
+    end = pd.Timestamp(world.truth["design"]["data_end"])
+    assert h["date"].max() <= end and t["date"].max() <= end and c["churn_date"].max() <= end
+    span = (c["start_date"].max() - c["start_date"].min()).days
+    assert 700 <= span <= 730  # contract starts spread over about two years
+    # Nothing is recorded after a customer's churn.
+    last = pd.concat([h[["customer_id", "date"]], t[["customer_id", "date"]]])
+    last = last.groupby("customer_id", observed=True)["date"].max()
+    churn = c.set_index("customer_id")["churn_date"].reindex(last.index)
+    assert (last[churn.notna()] < churn[churn.notna()]).all()
+
+
+def test_annual_contracts_churn_only_at_renewal(world):
+    c = world.customers
+    tenure = (c["churn_date"] - c["start_date"]).dt.days
+    annual = tenure[(c["contract_type"] == "annual") & tenure.notna()]
+    assert len(annual) > 100
+    # Churn takes effect at the end of the week holding an anniversary (365.25 k days).
+    k = np.round(annual / 365.25)
+    assert ((annual - 365.25 * k).abs() <= WEEK_DAYS).all()
+    monthly = tenure[(c["contract_type"] == "monthly") & tenure.notna()]
+    assert (monthly < 300).sum() > 100  # monthly contracts leave in any month
+
+
+def test_untreated_customers_have_identical_outcomes_in_both_worlds():
+    """Common random numbers: removing nothing must reproduce the factual path exactly."""
+    p = default_params()
+    design = TrialDesign(first_month=1, last_month=8, window_months=1, horizon_days=365)
+    pop = make_population(3_000, seed=7, p=p)
+    world = World(p, weeks=design.last_day_needed // WEEK_DAYS + 1)
+    state, trials, _, _ = run_factual(world, pop, p, design, np.full(3_000, 10**6))
+    compared = changed = 0
+    for trial in trials:
+        eligible = trial.snapshot.alive
+        # The counterfactual world is simulated up to the end of the trial's horizon.
+        end = trial.hi + design.horizon_days + 1
+        untreated = dataclasses.replace(trial, treated=~trial.treated)
+        for k, cf in enumerate(counterfactual_churn(world, untreated, design)):
+            rows = np.flatnonzero(untreated.treated[:, k] & eligible)
+            assert np.array_equal(np.minimum(cf, end), np.minimum(state.churn_day[rows], end))
+            compared += len(rows)
+        for k, cf in enumerate(counterfactual_churn(world, trial, design)):
+            rows = np.flatnonzero(trial.treated[:, k] & eligible)
+            changed += int((np.minimum(cf, end) != np.minimum(state.churn_day[rows], end)).sum())
+    assert compared > 50_000
+    assert changed > 0  # removing real events does change some outcomes
+
+
+def test_truth_json_has_the_documented_keys(world):
+    t = world.truth
+    assert t["schema_version"] == 1 and t["seed"] == 11 and t["customers"] == 20_000
+    assert t["design"]["horizon_days"] == 365 and t["design"]["first_month"] == 1
+    for tp in TOUCHPOINTS:
+        row = t["touchpoints"][tp]
+        for key in (
+            "n_treated",
+            "att_risk_difference",
+            "att_rmst_difference_days",
+            "naive_risk_difference",
+            "in_window",
+            "by_tier",
+        ):
+            assert key in row, (tp, key)
+        assert row["n_treated"] > 1_000
+    assert t["parameters"] == merge_params(default_params(), None)
+
+
+def test_default_selection_biases_the_naive_contrast(world):
+    """DOMAIN.md: support, seminar and community look better than they are; cs_touch worse."""
+    tp = world.truth["touchpoints"]
+    for name in ("support", "seminar", "community"):
+        assert tp[name]["att_risk_difference"] < 0  # they do prevent churn ...
+        # ... but the naive contrast overstates it by several percentage points
+        assert tp[name]["naive_risk_difference"] - tp[name]["att_risk_difference"] < -0.03
+    cs = tp["cs_touch"]
+    assert cs["att_risk_difference"] < 0
+    assert cs["naive_risk_difference"] - cs["att_risk_difference"] > 0.03
+    assert cs["naive_risk_difference"] > 0  # the plain comparison even gets the sign wrong
+
+
+def test_cs_touch_effect_differs_by_tier(world):
+    by_tier = world.truth["touchpoints"]["cs_touch"]["by_tier"]
+    effects = [by_tier[t]["att_risk_difference"] for t in ("Enterprise", "Middle", "SMB")]
+    assert all(e < 0 for e in effects)
+    assert max(effects) - min(effects) > 0.005
+
+
+def test_early_health_separates_later_churners(world):
+    """DOMAIN.md: in months 1-6, churners before month 12 score lower than the 1-year retained."""
+    c, h = world.customers, world.health
+    tenure = (c["churn_date"] - c["start_date"]).dt.days
+    observed = (pd.Timestamp(world.truth["design"]["data_end"]) - c["start_date"]).dt.days
+    group = pd.Series(
+        np.select(
+            [tenure < 365, (tenure.isna() | (tenure >= 365)) & (observed >= 365)],
+            ["churned", "retained"],
+            "other",
+        ),
+        index=c["customer_id"],
+    )
+    h = h.merge(c[["customer_id", "start_date"]], on="customer_id")
+    early = h[(h["date"] - h["start_date"]).dt.days < 182]
+    mean = early.groupby("customer_id", observed=True)["score"].mean()
+    stats = mean.groupby(group.reindex(mean.index).to_numpy()).agg(["mean", "var", "count"])
+    diff = stats.loc["retained", "mean"] - stats.loc["churned", "mean"]
+    se = np.sqrt((stats["var"] / stats["count"])[["retained", "churned"]].sum())
+    assert diff > 5  # points of health
+    assert diff / se > 10
+
+
+def test_unobserved_confounder_strength_is_a_parameter():
+    base = simulate(2_000, seed=2)
+    conf = simulate(2_000, seed=2, params={"confounder": {"strength": 1.0}})
+    assert conf.truth["parameters"]["confounder"]["strength"] == 1.0
+    assert not base.touches.equals(conf.touches)
+
+
+def test_parameters_are_checked_and_parsed():
+    with pytest.raises(
+        KeyError, match=re.escape("unknown simulator parameter 'effects.seminar.nope'")
+    ):
+        merge_params(default_params(), {"effects": {"seminar": {"nope": 1}}})
+    with pytest.raises(TypeError):
+        merge_params(default_params(), {"effects": 3})
+    assert parse_assignments(["effects.seminar.boost_points=5", "confounder.strength=0.5"]) == {
+        "effects": {"seminar": {"boost_points": 5}},
+        "confounder": {"strength": 0.5},
+    }
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_assignments(["confounder.strength"])
