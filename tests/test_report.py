@@ -10,24 +10,16 @@ import pytest
 from churn_causal.cli import main
 
 
+def report(data: str, out, *options: str) -> int:
+    return main(["report", "--data", data, "--out", str(out), *options])
+
+
 @pytest.fixture(scope="module")
 def run(small_dir, tmp_path_factory):
     """One run with a good and a failing report (a touchpoint the data does not have)."""
     out = tmp_path_factory.mktemp("reports")
-    code = main(
-        [
-            "report",
-            "--data",
-            small_dir,
-            "--out",
-            str(out),
-            "--touchpoints",
-            "seminar,webinar",
-            "--n-boot",
-            "50",
-            "--run-id",
-            "r1",
-        ]
+    code = report(
+        small_dir, out, "--touchpoints", "seminar,webinar", "--n-boot", "50", "--run-id", "r1"
     )
     return code, out
 
@@ -71,19 +63,7 @@ def test_html_is_self_contained_and_readable(run):
 def test_an_existing_run_is_never_overwritten(run, small_dir, capsys):
     _, out = run
     before = (out / "r1" / "manifest.json").read_text()
-    code = main(
-        [
-            "report",
-            "--data",
-            small_dir,
-            "--out",
-            str(out),
-            "--touchpoints",
-            "seminar",
-            "--run-id",
-            "r1",
-        ]
-    )
+    code = report(small_dir, out, "--touchpoints", "seminar", "--run-id", "r1")
     assert code == 2
     assert "exists already" in capsys.readouterr().err
     assert (out / "r1" / "manifest.json").read_text() == before

@@ -9,17 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn_causal.simulate import (
-    TOUCHPOINTS,
-    World,
-    counterfactual_churn,
-    default_params,
-    make_population,
-    merge_params,
-    parse_assignments,
-    run_factual,
-    simulate,
-)
+from churn_causal.simulate import default_params, merge_params, parse_assignments, simulate
+from churn_causal.truth import counterfactual_churn, run_factual
+from churn_causal.world import TOUCHPOINTS, World, make_population
 from churn_causal.trials import WEEK_DAYS, TrialDesign
 
 

@@ -1,0 +1,177 @@
+"""Exact ground truth: the treated customers of each trial simulated again without the touchpoint.
+
+``run_factual`` runs the observed world and keeps, for each monthly trial, the state at the start
+of its window and who was treated; ``counterfactual_churn`` re-simulates the treated customers
+with that month's events of the touchpoint removed; ``TruthAccumulator`` pools the effects.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn_causal.trials import WEEK_DAYS, TrialDesign
+from churn_causal.world import TIERS, TOUCHPOINTS, Population, State, Suppression, World
+
+
+@dataclass
+class Trial:
+    """Bookkeeping of one trial during the factual run."""
+
+    m: int
+    lo: int
+    hi: int
+    snapshot: State
+    treated: np.ndarray  # (n, 4)
+
+    @property
+    def first_week(self) -> int:
+        return self.lo // WEEK_DAYS
+
+    @property
+    def last_week(self) -> int:
+        return (self.hi - 1) // WEEK_DAYS
+
+
+def run_factual(
+    world: World, pop: Population, p: dict, design: TrialDesign, observe_days: np.ndarray
+) -> tuple[State, list[Trial], list, list]:
+    """Run the observed world; keep each trial's starting state and treated flags for the truth."""
+    customers = len(pop.tier)
+    st = State.initial(pop, p)
+    trials = {m: design.window(m) for m in design.months}
+    open_trials: dict[int, Trial] = {}
+    closed: list[Trial] = []
+    health_parts, touch_parts = [], []
+    for w in range(world.weeks):
+        for m, (lo, hi) in trials.items():
+            if lo // WEEK_DAYS == w:
+                open_trials[m] = Trial(
+                    m, lo, hi, st.take(slice(None)), np.zeros((customers, 4), dtype=bool)
+                )
+        out = world.step(st, w)
+        seen = np.flatnonzero(out.alive & (WEEK_DAYS * w <= observe_days))
+        health_parts.append(
+            (
+                seen.astype(np.int32),
+                w,
+                out.pillars[seen].astype(np.float32),
+                out.score[seen].astype(np.float32),
+            )
+        )
+        ev_rows, ev_k = np.nonzero(out.events)
+        ev_day = out.event_day[ev_rows, ev_k]
+        keep = ev_day <= observe_days[ev_rows]
+        touch_parts.append((ev_rows[keep], ev_k[keep], ev_day[keep]))
+        for m in list(open_trials):
+            trial = open_trials[m]
+            trial.treated |= out.events & (out.event_day >= trial.lo) & (out.event_day < trial.hi)
+            if w == trial.last_week:
+                closed.append(open_trials.pop(m))
+
+    return st, closed, health_parts, touch_parts
+
+
+def counterfactual_churn(world: World, trial: Trial, design: TrialDesign) -> list[np.ndarray]:
+    """Churn days of each touchpoint's treated customers with the trial's events removed."""
+    eligible = trial.snapshot.alive
+    parts, ks = [], []
+    for k in range(len(TOUCHPOINTS)):
+        rows = np.flatnonzero(trial.treated[:, k] & eligible)
+        parts.append(trial.snapshot.take(rows))
+        ks.append(np.full(len(rows), k))
+    units = State.concat(parts)
+    suppress = Suppression(k=np.concatenate(ks), lo=trial.lo, hi=trial.hi)
+    last_week = (trial.hi + design.horizon_days) // WEEK_DAYS - 1
+    for w in range(trial.first_week, last_week + 1):
+        world.step(units, w, suppress)
+    bounds = np.cumsum([0] + [len(s.cust) for s in parts])
+    return [units.churn_day[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def _outcomes(churn_day: np.ndarray, t0: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Churned within the horizon after time zero, and days retained up to the horizon."""
+    return churn_day <= t0 + horizon, np.minimum(churn_day - t0, horizon)
+
+
+class TruthAccumulator:
+    """Pools treated customer-months over trials, per touchpoint and tier."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, np.ndarray]] = []
+        self.naive: list[dict[str, np.ndarray]] = []
+
+    def add(self, trial: Trial, factual: np.ndarray, cf: list[np.ndarray], tier, design) -> None:
+        t0, h = trial.hi, design.horizon_days
+        eligible = trial.snapshot.alive
+        at_risk = eligible & (factual > t0)
+        y, _ = _outcomes(factual, t0, h)
+        for k in range(len(TOUCHPOINTS)):
+            treated = trial.treated[:, k] & eligible
+            self.naive.append(
+                {
+                    "k": np.full(2, k),
+                    "treated": np.array([True, False]),
+                    "n": np.array([(at_risk & treated).sum(), (at_risk & ~treated).sum()]),
+                    "events": np.array([y[at_risk & treated].sum(), y[at_risk & ~treated].sum()]),
+                }
+            )
+            rows = np.flatnonzero(treated)
+            cd1, cd0 = factual[rows], cf[k]
+            y1, r1 = _outcomes(cd1, t0, h)
+            y0, r0 = _outcomes(cd0, t0, h)
+            self.rows.append(
+                {
+                    "k": np.full(len(rows), k),
+                    "m": np.full(len(rows), trial.m),
+                    "tier": tier[rows],
+                    "alive1": cd1 > t0,
+                    "alive0": cd0 > t0,
+                    "y1": y1,
+                    "y0": y0,
+                    "r1": r1,
+                    "r0": r0,
+                }
+            )
+
+    def result(self) -> dict[str, Any]:
+        units = pd.DataFrame({c: np.concatenate([r[c] for r in self.rows]) for c in self.rows[0]})
+        naive = pd.DataFrame({c: np.concatenate([r[c] for r in self.naive]) for c in self.naive[0]})
+        naive = naive.groupby(["k", "treated"])[["n", "events"]].sum()
+        out = {}
+        for k, name in enumerate(TOUCHPOINTS):
+            u = units[units["k"] == k]
+            main = u[u["alive1"] & u["alive0"]]
+            risk = naive.loc[k, "events"] / naive.loc[k, "n"]
+            out[name] = {
+                **_att(main),
+                "naive_risk_difference": float(risk.loc[True] - risk.loc[False]),
+                "naive_risk_treated": float(risk.loc[True]),
+                "naive_risk_untreated": float(risk.loc[False]),
+                "in_window": {
+                    "n_treated_eligible": len(u),
+                    "churned_in_window": int((~u["alive1"]).sum()),
+                    "saved_in_window": int((u["alive1"] & ~u["alive0"]).sum()),
+                    "caused_in_window": int((~u["alive1"] & u["alive0"]).sum()),
+                },
+                "by_tier": {TIERS[t]: _att(main[main["tier"] == t]) for t in range(len(TIERS))},
+                "by_trial_month": {int(m): _att(g) for m, g in main.groupby("m", sort=True)},
+            }
+        return out
+
+
+def _att(u: pd.DataFrame) -> dict[str, Any]:
+    n = len(u)
+    if n == 0:
+        return {"n_treated": 0}
+    return {
+        "n_treated": n,
+        "att_risk_difference": float(u["y1"].mean() - u["y0"].mean()),
+        "att_rmst_difference_days": float((u["r1"] - u["r0"]).mean()),
+        "risk_treated": float(u["y1"].mean()),
+        "risk_untreated_counterfactual": float(u["y0"].mean()),
+    }
