@@ -1,4 +1,4 @@
-"""The simulator: reproducible, exact truth by common random numbers, and DOMAIN.md's facts."""
+"""The simulator: reproducible, exact truth by common random numbers, the facts CS teams report."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from churn_causal.simulate import default_params, merge_params, parse_assignments, simulate
+from churn_causal.trials import WEEK_DAYS, TrialDesign
 from churn_causal.truth import counterfactual_churn, run_factual
 from churn_causal.world import TOUCHPOINTS, World, make_population
-from churn_causal.trials import WEEK_DAYS, TrialDesign
 
 
 def test_same_seed_gives_identical_data_and_truth():
@@ -115,7 +115,8 @@ def test_truth_json_has_the_documented_keys(world):
 
 
 def test_default_selection_biases_the_naive_contrast(world):
-    """DOMAIN.md: support, seminar and community look better than they are; cs_touch worse."""
+    """As CS teams report: support, seminar and community look better than they are;
+    cs_touch looks worse."""
     tp = world.truth["touchpoints"]
     for name in ("support", "seminar", "community"):
         assert tp[name]["att_risk_difference"] < 0  # they do prevent churn ...
@@ -135,7 +136,8 @@ def test_cs_touch_effect_differs_by_tier(world):
 
 
 def test_early_health_separates_later_churners(world):
-    """DOMAIN.md: in months 1-6, churners before month 12 score lower than the 1-year retained."""
+    """As CS teams report: in months 1-6, customers who churn before month 12 score lower than
+    those retained a year or more."""
     c, h = world.customers, world.health
     tenure = (c["churn_date"] - c["start_date"]).dt.days
     observed = (pd.Timestamp(world.truth["design"]["data_end"]) - c["start_date"]).dt.days

@@ -1,4 +1,4 @@
-"""Target-trial cohorts: one row per eligible customer and monthly trial (METHODS.md section 1).
+"""Target-trial cohorts: one row per eligible customer and monthly trial (Hernán & Robins 2016).
 
 For trial m (month m of tenure, see ``churn_causal.trials``):
 

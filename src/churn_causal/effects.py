@@ -1,10 +1,11 @@
 """Naive and propensity-matched effects on churn risk by the horizon, with bootstrap CIs.
 
-Matching is balanced risk-set matching (METHODS.md section 3): each treated customer-month is
-matched to the nearest untreated customer-month of the same trial and tier on the logit of the
-propensity score, within a caliper of 0.2 SD of the logit, with replacement. The match is a
-sort and a binary search, O(n log n), with no loop over treated units. Confidence intervals come
-from a Poisson bootstrap clustered by customer (matched pairs follow their treated customer).
+Matching is balanced risk-set matching (Li, Propert & Rosenbaum 2001): each treated
+customer-month is matched to the nearest untreated customer-month of the same trial and tier on
+the logit of the propensity score, within a caliper of 0.2 SD of the logit, with replacement.
+The match is a sort and a binary search, O(n log n), with no loop over treated units. Confidence
+intervals come from a Poisson bootstrap clustered by customer (matched pairs follow their
+treated customer).
 """
 
 from __future__ import annotations

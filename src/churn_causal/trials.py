@@ -22,7 +22,7 @@ def month_start_day(m: int | np.ndarray) -> int | np.ndarray:
 
 @dataclass(frozen=True)
 class TrialDesign:
-    """A sequence of monthly target trials (METHODS.md section 1).
+    """A sequence of monthly target trials (Hernán & Robins 2016).
 
     Trial m: customers active on the first day of month m are eligible; treatment is at least
     one event of the touchpoint in the window (``window_months`` months from the start of
