@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from churn_causal.design import NUMERIC_COVARIATES, build_cohort
+from churn_causal.design import NUMERIC_COVARIATES, DesignWarning, build_cohort
 from churn_causal.simulate import TOUCHPOINTS, simulate
 from churn_causal.tables import CSData
 from churn_causal.trials import TrialDesign
@@ -53,6 +55,9 @@ def hand_made(churn_day: int | None = 40) -> CSData:
 
 
 DESIGN = TrialDesign(first_month=1, last_month=4, window_months=1, horizon_days=365)
+# Two customers on straight-line health trends drift a lot relative to their spread; the
+# drift warning is tested on realistic data below.
+pytestmark = pytest.mark.filterwarnings("ignore::churn_causal.design.DesignWarning")
 
 
 def test_eligibility_and_time_zero():
@@ -92,6 +97,28 @@ def test_baseline_is_measured_at_the_window_start():
     assert c.loc[("B", 2), "prior_seminar"] == 1
     assert c.loc[("B", 2), "prior_support"] == 0
     assert c.loc[("B", 3), "prior_support"] == 1
+
+
+def test_health_trend_is_a_least_squares_slope_over_90_days():
+    c = build_cohort(hand_made(None), "seminar", DESIGN, data_end=day(800)).set_index(
+        ["customer_id", "trial"]
+    )
+    # B's score falls 1/20 point a day (1.5 per 30 days), A's rises 1/10 (3 per 30 days).
+    assert c.loc[("B", 4), "score_slope_90d"] == pytest.approx(-1.5)
+    assert c.loc[("A", 3), "score_slope_90d"] == pytest.approx(3.0)
+    # In month 1 there is one reading: no trend yet.
+    assert c.loc[("B", 1), "score_slope_90d"] == 0
+
+
+@pytest.mark.filterwarnings("default::churn_causal.design.DesignWarning")
+def test_long_windows_warn_that_baseline_health_goes_stale(world_data):
+    design = TrialDesign(last_month=9, window_months=3)
+    with pytest.warns(DesignWarning, match="shorter window"):
+        long = build_cohort(world_data, "support", design)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DesignWarning)
+        monthly = build_cohort(world_data, "support", TrialDesign(last_month=9))
+    assert long.attrs["window_drift"] > monthly.attrs["window_drift"]
 
 
 def test_censoring_at_the_end_of_data():

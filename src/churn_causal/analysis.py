@@ -34,9 +34,9 @@ from churn_causal.trials import TrialDesign
 SMD_LIMIT = 0.1
 
 
-def load_truth(data_dir: str | Path) -> dict | None:
-    """The simulator's truth.json beside the data, or None for real data."""
-    path = Path(data_dir) / "truth.json"
+def load_truth(data_source: str | Path) -> dict | None:
+    """The simulator's truth.json in the data folder, or None (real data, or a database)."""
+    path = Path(data_source) / "truth.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 

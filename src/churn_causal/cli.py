@@ -20,6 +20,30 @@ class BadInput(Exception):
     """An error in what the user gave us; reported in one line, exit code 2."""
 
 
+def _print_problems(problems: list) -> None:
+    for p in problems:
+        print(p, file=sys.stderr)
+
+
+def _data_source(args: argparse.Namespace) -> tuple[Path, dict]:
+    """The data source and the config's data section, from --data and/or --config."""
+    from churn_causal.config import ConfigError, load_config
+
+    try:
+        data_cfg = load_config(args.config)["data"]
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from exc
+    source = args.data or data_cfg.get("source")
+    if source is None:
+        raise BadInput("no data: give --data FOLDER|FILE.duckdb or data.source in --config")
+    if not Path(source).exists():
+        raise BadInput(
+            f"{source}: no such folder or file; run 'churn-causal simulate' or point --data at "
+            "a folder with customers, health and touches tables"
+        )
+    return Path(source), data_cfg
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from churn_causal.simulate import TOUCHPOINTS, parse_assignments, simulate
 
@@ -44,29 +68,79 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from churn_causal.tables import read_raw
+    from churn_causal.validation import validate
+
+    source, cfg = _data_source(args)
+    report = validate(read_raw(source, cfg.get("columns")), cfg.get("touchpoints"))
+    _print_problems(report.problems)
+    if report.errors:
+        print(
+            f"{source}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    rows = ", ".join(f"{len(t)} {n}" for n, t in report.tables.items())
+    print(f"{source}: valid ({rows} rows; {len(report.warnings)} warning(s))")
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from churn_causal.store import ingest
+    from churn_causal.tables import DataError
+
+    source, cfg = _data_source(args)
+    try:
+        report = ingest(source, args.to, cfg.get("columns"), cfg.get("touchpoints"))
+    except DataError as exc:
+        _print_problems(exc.problems)
+        print(f"{source}: not ingested; {args.to} is left as it was", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    _print_problems(report.warnings)
+    print(f"ingested {source} -> {args.to}")
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from churn_causal.report import run_report
+    from churn_causal.tables import DataError
 
-    data = Path(args.data)
-    if not data.is_dir():
-        raise BadInput(
-            f"--data {data}: no such folder; run 'churn-causal simulate' or point it "
-            "at a folder with customers, health and touches tables"
-        )
+    data, cfg = _data_source(args)
     try:
         design = TrialDesign(
             args.first_month, args.last_month, args.window_months, args.horizon_days
         )
     except ValueError as exc:
         raise BadInput(f"trial design: {exc}") from exc
-    touchpoints = args.touchpoints.split(",") if args.touchpoints else None
-    result = run_report(data, args.out, touchpoints, design, args.seed, args.n_boot, args.run_id)
-    for r in result.runs:
-        print(
-            f"{r.status:>6}  {r.seconds:6.1f} s  {r.name}" + (f"  ({r.error})" if r.error else "")
+    touchpoints = args.touchpoints.split(",") if args.touchpoints else cfg.get("touchpoints")
+    try:
+        result = run_report(
+            data,
+            args.out,
+            touchpoints,
+            design,
+            args.seed,
+            args.n_boot,
+            args.run_id,
+            cfg.get("columns"),
         )
+    except DataError as exc:
+        _print_problems(exc.problems)
+        print("no report was run; earlier reports are untouched", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for r in result.runs:
+        error = f"  ({r.error})" if r.error else ""
+        print(f"{r.status:>6}  {r.seconds:6.1f} s  {r.name}{error}")
     print(f"published {result.path / 'index.html'}")
     return 0 if result.ok else EXIT_FAILED
+
+
+def _data_options(p: argparse.ArgumentParser, flag: str = "--data") -> None:
+    p.add_argument(flag, dest="data", help="folder of .csv/.parquet tables, or a .duckdb file")
+    p.add_argument(
+        "--config", help="YAML config with a data section (source, column mapping, touchpoints)"
+    )
 
 
 def _design_options(p: argparse.ArgumentParser) -> None:
@@ -101,8 +175,17 @@ def parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=_simulate)
 
+    v = sub.add_parser("validate", help="check input tables; exit 2 on errors, write nothing")
+    _data_options(v)
+    v.set_defaults(func=_validate)
+
+    i = sub.add_parser("ingest", help="validate input tables and store them in a DuckDB file")
+    _data_options(i, "--from")
+    i.add_argument("--to", required=True, help="the DuckDB file to write")
+    i.set_defaults(func=_ingest)
+
     r = sub.add_parser("report", help="run the report notebooks into HTML")
-    r.add_argument("--data", required=True, help="folder with the input tables")
+    _data_options(r)
     r.add_argument("--out", default="reports", help="where runs are published")
     r.add_argument("--touchpoints", help="comma-separated; default: all in the data")
     r.add_argument("--seed", type=int, default=0)

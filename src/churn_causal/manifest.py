@@ -26,9 +26,11 @@ PACKAGES = (
 )
 
 
-def fingerprint(folder: str | Path) -> dict:
-    """SHA-256 of every file in ``folder`` and one digest over all of them."""
-    files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+def fingerprint(source: str | Path) -> dict:
+    """SHA-256 of the data file, or of every file in the data folder, and one digest over all."""
+    source = Path(source)
+    folder = source if source.is_dir() else source.parent
+    files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
     digests = {}
     for p in files:
         h = hashlib.sha256()

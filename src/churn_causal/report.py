@@ -28,6 +28,7 @@ from churn_causal.trials import TrialDesign
 
 log = logging.getLogger(__name__)
 TOUCHPOINT_NOTEBOOK = "touchpoint_report.ipynb"
+QUALITY_NOTEBOOK = "data_quality.ipynb"
 KERNEL = "python3"
 
 
@@ -138,19 +139,50 @@ def _publish(staging: Path, out_dir: Path, run_id: str) -> Path:
     return final
 
 
+def _plan(
+    source: Path,
+    columns: dict | None,
+    touchpoints: list[str],
+    design: TrialDesign,
+    seed: int,
+    n_boot: int,
+) -> list[NotebookRun]:
+    """The notebooks of a run: data quality first, then one report per touchpoint."""
+    common = {
+        "data_source": str(source),
+        "columns": columns or {},
+        "first_month": design.first_month,
+        "last_month": design.last_month,
+        "window_months": design.window_months,
+        "horizon_days": design.horizon_days,
+    }
+    runs = [NotebookRun("data-quality", "Data quality", QUALITY_NOTEBOOK, common)]
+    for tp in touchpoints:
+        params = {**common, "touchpoint": tp, "seed": seed, "n_boot": n_boot}
+        runs.append(
+            NotebookRun(f"touchpoint-{tp}", f"Touchpoint: {tp}", TOUCHPOINT_NOTEBOOK, params)
+        )
+    return runs
+
+
 def run_report(
-    data_dir: str | Path,
+    source: str | Path,
     out_dir: str | Path = "reports",
     touchpoints: list[str] | None = None,
     design: TrialDesign | None = None,
     seed: int = 0,
     n_boot: int = 200,
     run_id: str | None = None,
+    columns: dict | None = None,
 ) -> RunResult:
-    """Run one touchpoint report per touchpoint on ``data_dir`` and publish the run."""
-    data_dir, out_dir = Path(data_dir).resolve(), Path(out_dir)
+    """Validate ``source``, run the report notebooks on it and publish the run.
+
+    Raises ``DataError`` before anything is written when the data breaks the contract.
+    """
+    source, out_dir = Path(source).resolve(), Path(out_dir)
     design = design or TrialDesign()
-    touchpoints = touchpoints or sorted(load(data_dir).touches["touchpoint"].unique())
+    data = load(source, columns, touchpoints)  # every problem at once, before anything runs
+    touchpoints = touchpoints or data.touchpoints
     run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     if (out_dir / run_id).exists():
         raise FileExistsError(f"{out_dir / run_id} exists already; choose another run id")
@@ -158,26 +190,14 @@ def run_report(
     staging = out_dir / f".staging-{run_id}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    source = notebooks_dir() / TOUCHPOINT_NOTEBOOK
     result = RunResult(run_id, out_dir / run_id)
     started = time.perf_counter()
-    for tp in touchpoints:
-        params = {
-            "data_dir": str(data_dir),
-            "touchpoint": tp,
-            "first_month": design.first_month,
-            "last_month": design.last_month,
-            "window_months": design.window_months,
-            "horizon_days": design.horizon_days,
-            "seed": seed,
-            "n_boot": n_boot,
-        }
-        run = NotebookRun(f"touchpoint-{tp}", f"Touchpoint: {tp}", TOUCHPOINT_NOTEBOOK, params)
+    for run in _plan(source, columns, touchpoints, design, seed, n_boot):
         log.info("running %s", run.name)
-        _execute(run, source, staging)
+        _execute(run, notebooks_dir() / run.notebook, staging)
         log.info("%s: %s in %.1f s", run.name, run.status, run.seconds)
         result.runs.append(run)
-    (staging / "index.html").write_text(_index_html(result, data_dir.name), encoding="utf-8")
+    (staging / "index.html").write_text(_index_html(result, source.name), encoding="utf-8")
     manifest = {
         "run_id": run_id,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -186,9 +206,10 @@ def run_report(
             "design": design.to_dict(),
             "seed": seed,
             "n_boot": n_boot,
-            "data": data_dir.name,
+            "data": source.name,
+            "columns": columns or {},
         },
-        "data_fingerprint": fingerprint(data_dir),
+        "data_fingerprint": fingerprint(source),
         "code": git_state(Path(__file__).parent),
         "environment": environment(),
         "notebooks": [asdict(r) for r in result.runs],

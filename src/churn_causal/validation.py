@@ -1,0 +1,404 @@
+"""Check input tables against the contract and report every problem at once.
+
+Three passes, each collecting instead of stopping: (1) structure and types: tables present and
+not empty, required columns, values that do not parse as numbers or dates, missing values;
+(2) values, declared as pandera schemas and validated lazily: ranges, uniqueness, allowed values,
+churn after start; (3) consistency across tables: unknown customers, events after churn, a
+configured touchpoint without events, no churners. Errors stop an analysis; warnings flag data
+that is legal but suspicious. Each problem names the file, the column, a count and example rows
+(row 1 = the first data row) and says what to do.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from churn_causal.tables import CONTRACT, RawTable
+
+KNOWN_TIERS = ("Enterprise", "Middle", "SMB")
+CONTRACT_TYPES = ("annual", "monthly")
+RARE_TOUCHPOINT_EVENTS = 20
+N_EXAMPLES = 3
+
+
+@dataclass
+class Problem:
+    level: str  # "error" or "warning"
+    code: str
+    origin: str
+    column: str | None
+    message: str
+    hint: str
+    count: int = 0
+    examples: list[tuple[int, object]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        where = self.origin + (f", column '{self.column}'" if self.column else "")
+        shown = ", ".join(
+            f"row {r + 1}: {v!r}" if v is not None else f"row {r + 1}" for r, v in self.examples
+        )
+        rows = "row" if self.count == 1 else "rows"
+        count = f" ({self.count} {rows}; {shown})" if self.count else ""
+        return f"{self.level.upper()} [{self.code}] {where}: {self.message}{count}. {self.hint}"
+
+
+@dataclass
+class ValidationReport:
+    problems: list[Problem]
+    tables: dict[str, pd.DataFrame]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "warning"]
+
+
+def _rows(mask: pd.Series, values: pd.Series | None = None) -> tuple[int, list]:
+    """Count of True rows and the first few (position, value) pairs."""
+    pos = np.flatnonzero(mask.to_numpy())
+    vals = None if values is None else values.to_numpy()
+    return len(pos), [(int(i), None if vals is None else _plain(vals[i])) for i in pos[:N_EXAMPLES]]
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, pd.Timestamp | np.datetime64):
+        return str(pd.Timestamp(value).date())
+    return value.item() if isinstance(value, np.generic) else value
+
+
+# ------------------------------------------------------------------- pass 1: structure, types
+def _parse(raw: RawTable, problems: list[Problem]) -> pd.DataFrame | None:
+    """Typed copy of the table; unparseable values become missing and are reported."""
+    spec, df = CONTRACT[raw.name], raw.frame.reset_index(drop=True)
+    if df.empty:
+        problems.append(
+            Problem(
+                "error",
+                "empty_table",
+                raw.origin,
+                None,
+                f"the {raw.name} table has no rows",
+                f"Export the {raw.name} table again; it must not be empty.",
+            )
+        )
+        return None
+    missing = [c for c in spec.names if c not in df.columns]
+    for col in missing:
+        problems.append(
+            Problem(
+                "error",
+                "missing_column",
+                raw.origin,
+                col,
+                f"required column is missing (found: {', '.join(map(str, df.columns))})",
+                f"Add it, or map your column to '{col}' under data.columns.{raw.name} in the "
+                "config.",
+            )
+        )
+    out = df.copy()
+    for col in spec.columns:
+        if col.name in missing:
+            continue
+        s = df[col.name]
+        present = s.notna()
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            s = s.astype("string").str.strip()
+            present &= s != ""
+        if col.kind in ("integer", "number"):
+            parsed = pd.to_numeric(s.where(present), errors="coerce")
+            _report(
+                problems,
+                "not_a_number",
+                raw,
+                col.name,
+                present & parsed.isna(),
+                s,
+                "values are not numbers",
+                "Use plain numbers (no units or thousands separators).",
+            )
+            if col.kind == "integer":
+                fraction = parsed.notna() & (parsed % 1 != 0)
+                _report(
+                    problems,
+                    "not_an_integer",
+                    raw,
+                    col.name,
+                    fraction,
+                    s,
+                    "values are not whole numbers",
+                    "Round them or fix the export.",
+                )
+            out[col.name] = parsed
+        elif col.kind == "date":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # format inference chatter
+                parsed = pd.to_datetime(s.where(present), errors="coerce")
+            _report(
+                problems,
+                "unparseable_date",
+                raw,
+                col.name,
+                present & parsed.isna(),
+                s,
+                "values are not dates",
+                "Write dates as YYYY-MM-DD.",
+            )
+            out[col.name] = parsed.astype("datetime64[ns]")
+        elif isinstance(s.dtype, pd.CategoricalDtype):
+            out[col.name] = s.cat.rename_categories(s.cat.categories.astype(str))
+        else:
+            out[col.name] = s.where(present).astype("string")
+        if not col.nullable:
+            _report(
+                problems,
+                "missing_value",
+                raw,
+                col.name,
+                ~present,
+                None,
+                "values are missing",
+                f"Every row needs a {col.name}; fill or drop those rows.",
+            )
+    return None if missing else out
+
+
+def _report(problems, code, raw, column, mask, values, message, hint, level="error") -> None:
+    count, examples = _rows(mask, values)
+    if count:
+        problems.append(Problem(level, code, raw.origin, column, message, hint, count, examples))
+
+
+# ------------------------------------------------------------------------ pass 2: values
+_NONNEG = pa.Check.ge(0, error="negative")
+_SCORE = pa.Check.in_range(0, 100, error="outside 0-100")
+
+
+def _schema(name: str) -> pa.DataFrameSchema:
+    def col(*checks: pa.Check, unique: bool = False) -> pa.Column:
+        return pa.Column(checks=list(checks), nullable=True, unique=unique, required=False)
+
+    if name == "customers":
+        return pa.DataFrameSchema(
+            {
+                "customer_id": col(unique=True),
+                "contract_type": col(pa.Check.isin(CONTRACT_TYPES, error="not annual/monthly")),
+                "seats": col(_NONNEG),
+                "mrr": col(_NONNEG),
+            },
+            checks=[
+                pa.Check(lambda d: ~(d["churn_date"] < d["start_date"]), error="churn before start")
+            ],
+        )
+    if name == "health":
+        return pa.DataFrameSchema({c: col(_SCORE) for c in CONTRACT["health"].names[2:]})
+    if name == "revenue":
+        return pa.DataFrameSchema({"mrr": col(_NONNEG)})
+    if name == "surveys":
+        return pa.DataFrameSchema(
+            {
+                "nps": col(pa.Check.in_range(0, 10, error="outside 0-10")),
+                "satisfaction": col(pa.Check.in_range(1, 5, error="outside 1-5")),
+            }
+        )
+    return pa.DataFrameSchema({})
+
+
+_VALUE_CODES = {
+    "field_uniqueness": (
+        "duplicate_id",
+        "the same customer_id appears more than once",
+        "Each customer needs exactly one row; merge or drop the duplicates.",
+    ),
+    "negative": ("negative_value", "values are negative", "They must be 0 or more."),
+    "outside 0-100": (
+        "out_of_range",
+        "values lie outside 0-100",
+        "Health scores and pillars run from 0 to 100; rescale or fix them.",
+    ),
+    "outside 0-10": ("out_of_range", "values lie outside 0-10", "NPS answers run from 0 to 10."),
+    "outside 1-5": ("out_of_range", "values lie outside 1-5", "Satisfaction runs from 1 to 5."),
+    "not annual/monthly": (
+        "bad_value",
+        "values are neither 'annual' nor 'monthly'",
+        "Use annual or monthly (annual contracts churn only at renewal).",
+    ),
+    "churn before start": (
+        "churn_before_start",
+        "churn_date is before start_date",
+        "Fix the dates: a customer cannot leave before it starts.",
+    ),
+}
+
+
+def _values(name: str, origin: str, df: pd.DataFrame, problems: list[Problem]) -> None:
+    try:
+        _schema(name).validate(df, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+        cases = cases[cases["index"].notna()].copy()
+        frame_level = cases["schema_context"] == "DataFrameSchema"
+        cases.loc[frame_level, "column"] = "churn_date"  # the one frame-level check
+        cases = cases.drop_duplicates(["column", "check", "index"])
+        for (column, check), group in cases.groupby(["column", "check"], sort=False):
+            code, message, hint = _VALUE_CODES[str(check)]
+            rows = group["index"].astype(int).to_numpy()
+            values = group["failure_case"].to_numpy()
+            if code == "churn_before_start":
+                values = df["churn_date"].to_numpy()[rows]
+            problems.append(
+                Problem(
+                    "error",
+                    code,
+                    origin,
+                    column,
+                    message,
+                    hint,
+                    len(rows),
+                    [
+                        (int(r), _plain(v))
+                        for r, v in list(zip(rows, values, strict=True))[:N_EXAMPLES]
+                    ],
+                )
+            )
+
+
+# ------------------------------------------------------------------- pass 3: across tables
+def _across(t: dict[str, pd.DataFrame], origins: dict[str, str], touchpoints, problems) -> None:
+    c = t["customers"]
+    ids = pd.Index(c["customer_id"].dropna().unique())
+    churn = c.drop_duplicates("customer_id").set_index("customer_id")
+    for name, df in t.items():
+        if name == "customers":
+            continue
+        origin = origins[name]
+        known = df["customer_id"].isin(ids) | df["customer_id"].isna()
+        _report(
+            problems,
+            "unknown_customer",
+            RawTable(name, origin, df),
+            "customer_id",
+            ~known,
+            df["customer_id"],
+            "rows belong to customers missing from the customers table",
+            "Add those customers to the customers table or drop their rows.",
+        )
+        dates = df["date"]
+        ref = churn.reindex(df["customer_id"])
+        after = (dates > ref["churn_date"].to_numpy()) & known
+        _report(
+            problems,
+            "after_churn",
+            RawTable(name, origin, df),
+            "date",
+            after,
+            dates,
+            "dates lie after the customer's churn_date",
+            "Check churn_date in the customers table, or drop events after churn.",
+        )
+        before = (dates < ref["start_date"].to_numpy()) & known
+        _report(
+            problems,
+            "before_start",
+            RawTable(name, origin, df),
+            "date",
+            before,
+            dates,
+            "dates lie before the customer's start_date (ignored by the analysis)",
+            "Harmless if these are pre-sales records; otherwise check start_date.",
+            level="warning",
+        )
+    h = t["health"]
+    dup = h.duplicated(["customer_id", "date"], keep="first")
+    _report(
+        problems,
+        "duplicate_reading",
+        RawTable("health", origins["health"], h),
+        "date",
+        dup,
+        h["date"],
+        "a customer has two readings on the same date",
+        "The analysis uses the last one; deduplicate the export to be sure.",
+        level="warning",
+    )
+    no_health = ~c["customer_id"].isin(h["customer_id"].dropna().unique())
+    _report(
+        problems,
+        "no_health",
+        RawTable("customers", origins["customers"], c),
+        "customer_id",
+        no_health,
+        c["customer_id"],
+        "customers without any health reading",
+        "They cannot enter a trial; check the health export.",
+        level="warning",
+    )
+    tiers = ~c["tier"].isin(KNOWN_TIERS) & c["tier"].notna()
+    _report(
+        problems,
+        "unknown_tier",
+        RawTable("customers", origins["customers"], c),
+        "tier",
+        tiers,
+        c["tier"],
+        f"tiers other than {', '.join(KNOWN_TIERS)}",
+        "They are analysed as their own segment.",
+        level="warning",
+    )
+    if c["churn_date"].notna().sum() == 0:
+        problems.append(
+            Problem(
+                "error",
+                "no_churners",
+                origins["customers"],
+                "churn_date",
+                "no customer has a churn_date: there is no outcome to analyse",
+                "Export churned customers too, with their churn_date.",
+            )
+        )
+    counts = t["touches"]["touchpoint"].value_counts()
+    for tp in touchpoints or []:
+        if counts.get(tp, 0) == 0:
+            problems.append(
+                Problem(
+                    "error",
+                    "touchpoint_without_events",
+                    origins["touches"],
+                    "touchpoint",
+                    f"the configured touchpoint '{tp}' has no events (types found: "
+                    f"{', '.join(counts.index.astype(str))})",
+                    "Fix its name in the config or remove it from data.touchpoints.",
+                )
+            )
+    for tp, n in counts.items():
+        if n < RARE_TOUCHPOINT_EVENTS:
+            problems.append(
+                Problem(
+                    "warning",
+                    "rare_touchpoint",
+                    origins["touches"],
+                    "touchpoint",
+                    f"touchpoint '{tp}' has only {n} events",
+                    "Its effect cannot be estimated well.",
+                )
+            )
+
+
+def validate(raw: dict[str, RawTable], touchpoints: list[str] | None = None) -> ValidationReport:
+    """Validate tables read by ``churn_causal.tables.read_raw``; never raises on bad data."""
+    problems: list[Problem] = []
+    typed = {name: _parse(r, problems) for name, r in raw.items()}
+    for name, df in typed.items():
+        if df is not None:
+            _values(name, raw[name].origin, df, problems)
+    if all(df is not None for df in typed.values()):
+        _across(typed, {n: r.origin for n, r in raw.items()}, touchpoints, problems)
+    return ValidationReport(problems, {k: v for k, v in typed.items() if v is not None})
