@@ -15,8 +15,9 @@ import sys
 import tempfile
 import time
 
-STEPS = ("simulate", "cohort", "analysis")
+STEPS = ("simulate", "load", "cohort", "analysis")
 DEFAULT_SIZES = {
+    "load": [10_000, 100_000],
     "simulate": [10_000, 100_000, 1_000_000],
     "cohort": [10_000, 100_000],
     "analysis": [10_000, 100_000],
@@ -42,6 +43,9 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
         sim.write(data_dir)
         out["write_seconds"] = round(time.perf_counter() - t1, 2)
         out["rows"] = len(sim.health)
+    elif step == "load":
+        out["rows"] = len(load(data_dir).health)  # read Parquet, validate, type
+        out["seconds"] = time.perf_counter() - t0
     else:
         data = load(data_dir)
         t0 = time.perf_counter()

@@ -62,9 +62,9 @@ class ValidationReport:
         return [p for p in self.problems if p.level == "warning"]
 
 
-def _rows(mask: pd.Series, values: pd.Series | None = None) -> tuple[int, list]:
+def _rows(mask, values: pd.Series | None = None) -> tuple[int, list]:
     """Count of True rows and the first few (position, value) pairs."""
-    pos = np.flatnonzero(mask.to_numpy())
+    pos = np.flatnonzero(np.asarray(mask))
     vals = None if values is None else values.to_numpy()
     return len(pos), [(int(i), None if vals is None else _plain(vals[i])) for i in pos[:N_EXAMPLES]]
 
@@ -76,6 +76,58 @@ def _plain(value: object) -> object:
 
 
 # ------------------------------------------------------------------- pass 1: structure, types
+def _column(s: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """One column typed as the contract says: (values, present, failed to parse).
+
+    Text is stripped and blank counts as missing. Work is done on the distinct values and
+    mapped back, so millions of rows with few distinct ids, dates or scores cost little.
+    """
+    n = len(s)
+    if kind in ("integer", "number") and pd.api.types.is_numeric_dtype(s.dtype):
+        return s.astype(float), s.notna().to_numpy(), np.zeros(n, dtype=bool)
+    if kind == "date" and pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return s.astype("datetime64[ns]"), s.notna().to_numpy(), np.zeros(n, dtype=bool)
+    codes, uniques = pd.factorize(s)
+    if len(uniques) == 0:  # every value missing
+        codes, uniques = np.full(n, -1), np.array([""])
+    text = pd.Index(uniques.astype(str)).str.strip()
+    blank = np.asarray(text == "")
+    if kind in ("integer", "number"):
+        parsed = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    elif kind == "date":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # format inference chatter
+            parsed = pd.to_datetime(text, errors="coerce").to_numpy(dtype="datetime64[ns]")
+    else:
+        t_codes, t_uniques = pd.factorize(text)
+        t_codes[blank] = -1
+        row_codes = np.where(codes >= 0, t_codes[np.maximum(codes, 0)], -1)
+        values = pd.Categorical.from_codes(row_codes, categories=t_uniques)
+        present = row_codes >= 0
+        return pd.Series(values, index=s.index), present, np.zeros(n, dtype=bool)
+    failed_u = ~blank & pd.isna(parsed)
+    present = (codes >= 0) & ~blank[np.maximum(codes, 0)]
+    failed = (codes >= 0) & failed_u[np.maximum(codes, 0)]
+    values = parsed[np.maximum(codes, 0)]
+    values[~present | failed] = np.datetime64("NaT") if kind == "date" else np.nan
+    return pd.Series(values, index=s.index), present, failed
+
+
+_PARSE_FAILURES = {
+    "integer": (
+        "not_a_number",
+        "values are not numbers",
+        "Use plain numbers (no units or thousands separators).",
+    ),
+    "number": (
+        "not_a_number",
+        "values are not numbers",
+        "Use plain numbers (no units or thousands separators).",
+    ),
+    "date": ("unparseable_date", "values are not dates", "Write dates as YYYY-MM-DD."),
+}
+
+
 def _parse(raw: RawTable, problems: list[Problem]) -> pd.DataFrame | None:
     """Typed copy of the table; unparseable values become missing and are reported."""
     spec, df = CONTRACT[raw.name], raw.frame.reset_index(drop=True)
@@ -100,63 +152,33 @@ def _parse(raw: RawTable, problems: list[Problem]) -> pd.DataFrame | None:
                 raw.origin,
                 col,
                 f"required column is missing (found: {', '.join(map(str, df.columns))})",
-                f"Add it, or map your column to '{col}' under data.columns.{raw.name} in the "
-                "config.",
+                f"Add it, or map your column to '{col}' under data.columns.{raw.name} in "
+                "the config.",
             )
         )
-    out = df.copy()
+    out = {}
     for col in spec.columns:
         if col.name in missing:
             continue
-        s = df[col.name]
-        present = s.notna()
-        if s.dtype == object or pd.api.types.is_string_dtype(s):
-            s = s.astype("string").str.strip()
-            present &= s != ""
-        if col.kind in ("integer", "number"):
-            parsed = pd.to_numeric(s.where(present), errors="coerce")
+        raw_values = df[col.name]
+        values, present, failed = _column(raw_values, col.kind)
+        if col.kind in _PARSE_FAILURES:
+            code, message, hint = _PARSE_FAILURES[col.kind]
+            _report(problems, code, raw, col.name, failed, raw_values, message, hint)
+        if col.kind == "integer":
+            fraction = values.notna() & (values % 1 != 0)
             _report(
                 problems,
-                "not_a_number",
+                "not_an_integer",
                 raw,
                 col.name,
-                present & parsed.isna(),
-                s,
-                "values are not numbers",
-                "Use plain numbers (no units or thousands separators).",
+                fraction.to_numpy(),
+                raw_values,
+                "values are not whole numbers",
+                "Round them or fix the export.",
             )
-            if col.kind == "integer":
-                fraction = parsed.notna() & (parsed % 1 != 0)
-                _report(
-                    problems,
-                    "not_an_integer",
-                    raw,
-                    col.name,
-                    fraction,
-                    s,
-                    "values are not whole numbers",
-                    "Round them or fix the export.",
-                )
-            out[col.name] = parsed
-        elif col.kind == "date":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # format inference chatter
-                parsed = pd.to_datetime(s.where(present), errors="coerce")
-            _report(
-                problems,
-                "unparseable_date",
-                raw,
-                col.name,
-                present & parsed.isna(),
-                s,
-                "values are not dates",
-                "Write dates as YYYY-MM-DD.",
-            )
-            out[col.name] = parsed.astype("datetime64[ns]")
-        elif isinstance(s.dtype, pd.CategoricalDtype):
-            out[col.name] = s.cat.rename_categories(s.cat.categories.astype(str))
-        else:
-            out[col.name] = s.where(present).astype("string")
+            if not fraction.any():
+                values = values.astype("Int64")
         if not col.nullable:
             _report(
                 problems,
@@ -168,7 +190,8 @@ def _parse(raw: RawTable, problems: list[Problem]) -> pd.DataFrame | None:
                 "values are missing",
                 f"Every row needs a {col.name}; fill or drop those rows.",
             )
-    return None if missing else out
+        out[col.name] = values
+    return None if missing else pd.DataFrame(out)
 
 
 def _report(problems, code, raw, column, mask, values, message, hint, level="error") -> None:
