@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn_causal.design import NUMERIC_COVARIATES, DesignWarning, build_cohort
+from churn_causal.design import (
+    NUMERIC_COVARIATES,
+    DesignWarning,
+    build_cohort,
+    prior_count_columns,
+)
 from churn_causal.simulate import TOUCHPOINTS, simulate
 from churn_causal.tables import CSData
 from churn_causal.trials import TrialDesign
@@ -97,6 +102,10 @@ def test_baseline_is_measured_at_the_window_start():
     assert c.loc[("B", 2), "prior_seminar"] == 1
     assert c.loc[("B", 2), "prior_support"] == 0
     assert c.loc[("B", 3), "prior_support"] == 1
+    # Recency: trial 2 starts on day 30, the seminar was on day 29; no support before it.
+    assert c.loc[("B", 2), "days_since_seminar"] == 1
+    assert c.loc[("B", 2), "days_since_support"] == 365  # the cap stands for "never"
+    assert c.loc[("B", 3), "days_since_support"] == 60 - 30  # trial 3 starts on day 60
 
 
 def test_health_trend_is_a_least_squares_slope_over_90_days():
@@ -161,10 +170,7 @@ def test_no_covariate_uses_data_from_the_window_or_later(world_data):
     cut_off = build_cohort(truncated, "support", design, data_end=data.data_end)
     columns = [
         *NUMERIC_COVARIATES,
-        "prior_support",
-        "prior_seminar",
-        "prior_community",
-        "prior_cs_touch",
+        *prior_count_columns(data.touchpoints),
         "tier",
         "contract_type",
     ]

@@ -107,12 +107,7 @@ def _report(args: argparse.Namespace) -> int:
     from churn_causal.tables import DataError
 
     data, cfg = _data_source(args)
-    try:
-        design = TrialDesign(
-            args.first_month, args.last_month, args.window_months, args.horizon_days
-        )
-    except ValueError as exc:
-        raise BadInput(f"trial design: {exc}") from exc
+    design = _design(args)
     touchpoints = args.touchpoints.split(",") if args.touchpoints else cfg.get("touchpoints")
     try:
         result = run_report(
@@ -134,6 +129,94 @@ def _report(args: argparse.Namespace) -> int:
         print(f"{r.status:>6}  {r.seconds:6.1f} s  {r.name}{error}")
     print(f"published {result.path / 'index.html'}")
     return 0 if result.ok else EXIT_FAILED
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    from churn_causal.estimate import METHODS, EffectEstimator
+
+    methods = tuple(args.methods.split(",")) if args.methods else METHODS
+    if args.table:
+        df, spec = _read_table(Path(args.table)), _table_spec(args)
+    else:
+        from churn_causal.design import (
+            CATEGORICAL_COVARIATES,
+            NUMERIC_COVARIATES,
+            build_cohort,
+            prior_count_columns,
+        )
+        from churn_causal.tables import DataError, load
+
+        if not args.touchpoint:
+            raise BadInput("with --data, give --touchpoint NAME")
+        source, cfg = _data_source(args)
+        try:
+            data = load(source, cfg.get("columns"), [args.touchpoint])
+        except DataError as exc:
+            _print_problems(exc.problems)
+            return EXIT_BAD_INPUT
+        df = build_cohort(data, args.touchpoint, _design(args))
+        covariates = [
+            *NUMERIC_COVARIATES,
+            *prior_count_columns(data.touchpoints),
+            *CATEGORICAL_COVARIATES,
+        ]
+        spec = {
+            "treatment": "treated",
+            "covariates": covariates,
+            "duration": "duration_days",
+            "event": "churned",
+            "horizon": args.horizon_days,
+            "cluster": "customer_id",
+            "exact": ("trial", "tier"),
+        }
+        if args.estimand == "ATE":
+            spec["exact"] = ()
+    try:
+        estimator = EffectEstimator(
+            **spec, estimand=args.estimand, methods=methods, n_boot=args.n_boot, seed=args.seed
+        )
+        result = estimator.fit(df)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    Path(args.out).write_text(result.to_json(indent=2) + "\n")
+    print(result.summary().round(4).to_string())
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _read_table(path: Path):
+    import pandas as pd
+
+    if not path.exists():
+        raise BadInput(f"--table {path}: no such file")
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    raise BadInput(f"--table {path}: give a .csv or .parquet file")
+
+
+def _table_spec(args: argparse.Namespace) -> dict:
+    if not args.treatment or not args.covariates:
+        raise BadInput("with --table, give --treatment COL and --covariates a,b,c")
+    if bool(args.outcome) == bool(args.duration):
+        raise BadInput("give either --outcome COL or --duration COL --event COL --horizon H")
+    return {
+        "treatment": args.treatment,
+        "covariates": args.covariates.split(","),
+        "outcome": args.outcome,
+        "duration": args.duration,
+        "event": args.event,
+        "horizon": args.horizon,
+        "cluster": args.cluster,
+    }
+
+
+def _design(args: argparse.Namespace) -> TrialDesign:
+    try:
+        return TrialDesign(args.first_month, args.last_month, args.window_months, args.horizon_days)
+    except ValueError as exc:
+        raise BadInput(f"trial design: {exc}") from exc
 
 
 def _data_options(p: argparse.ArgumentParser, flag: str = "--data") -> None:
@@ -183,6 +266,27 @@ def parser() -> argparse.ArgumentParser:
     _data_options(i, "--from")
     i.add_argument("--to", required=True, help="the DuckDB file to write")
     i.set_defaults(func=_ingest)
+
+    e = sub.add_parser("estimate", help="estimate one effect and write it as JSON")
+    e.add_argument("--out", required=True, help="the result's JSON file")
+    e.add_argument("--estimand", choices=("ATT", "ATE"), default="ATT")
+    e.add_argument("--methods", help="comma-separated from naive,match,iptw,dr (default: all)")
+    e.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates")
+    e.add_argument("--seed", type=int, default=0)
+    cs = e.add_argument_group("CS data (a cohort of monthly target trials)")
+    _data_options(cs)
+    cs.add_argument("--touchpoint", help="the touchpoint whose effect to estimate")
+    _design_options(cs)
+    tab = e.add_argument_group("any table")
+    tab.add_argument("--table", help="a .csv or .parquet file")
+    tab.add_argument("--treatment", help="0/1 or boolean column")
+    tab.add_argument("--covariates", help="comma-separated columns to adjust for")
+    tab.add_argument("--outcome", help="binary or continuous outcome column")
+    tab.add_argument("--duration", help="time-to-event: duration column ...")
+    tab.add_argument("--event", help="... event column (1 = event, 0 = censored) ...")
+    tab.add_argument("--horizon", type=float, help="... and the horizon, in duration units")
+    tab.add_argument("--cluster", help="column of the unit rows are clustered in")
+    e.set_defaults(func=_estimate)
 
     r = sub.add_parser("report", help="run the report notebooks into HTML")
     _data_options(r)

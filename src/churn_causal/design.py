@@ -35,6 +35,7 @@ NUMERIC_COVARIATES = (
     "tenure_months",
 )
 CATEGORICAL_COVARIATES = ("tier", "contract_type")
+RECENCY_CAP_DAYS = 365
 STALE_HEALTH_DAYS = 31  # a health reading older than this at baseline counts as missing
 # Warn above this window drift (see _window_drift). In the simulator a one-month window gives
 # about 0.23 and leaves no material bias; a three-month window gives about 0.43 and a large bias.
@@ -64,7 +65,9 @@ def _asof(sorted_keys: np.ndarray, query: np.ndarray, cust: np.ndarray) -> np.nd
 
 
 def prior_count_columns(touchpoints: list[str]) -> list[str]:
-    return [f"prior_{t}" for t in touchpoints]
+    """History covariates per touchpoint: how many events before the window, and how long ago
+    the latest was (capped at ``RECENCY_CAP_DAYS``, which also stands for "never")."""
+    return [f"{kind}_{t}" for t in touchpoints for kind in ("prior", "days_since")]
 
 
 def build_cohort(
@@ -97,15 +100,22 @@ def build_cohort(
     touches = data.touches
     t_cust = pd.Index(cust["customer_id"]).get_indexer(touches["customer_id"])
     known = t_cust >= 0  # rows of unknown customers are the validator's business, not ours
-    t_cust = t_cust[known]
-    t_day = _days(touches["date"])[known] - start[t_cust]
+    t_day = _days(touches["date"])[known] - start[t_cust[known]]
     t_kind = pd.Categorical(touches["touchpoint"], categories=touchpoints).codes[known]
+    t_cust = t_cust[known]
+    after_start = t_day >= 0  # events before the contract (pre-sales) are left out
+    t_cust, t_day, t_kind = t_cust[after_start], t_day[after_start], t_kind[after_start]
 
     # Counts of each touchpoint before each trial's window: bucket, histogram, cumulate.
     bucket = np.searchsorted(ws, t_day, side="right")  # trials whose window starts after it
     flat = (t_cust * (len(months) + 1) + bucket) * len(touchpoints) + t_kind
     hist = np.bincount(flat, minlength=n * (len(months) + 1) * len(touchpoints))
     prior = hist.reshape(n, len(months) + 1, len(touchpoints)).cumsum(axis=1)[:, :-1]
+    # The latest such event: a running maximum of event days over the same buckets.
+    last = np.full(n * (len(months) + 1) * len(touchpoints), -np.inf)
+    np.maximum.at(last, flat, t_day)
+    last = np.maximum.accumulate(last.reshape(n, len(months) + 1, len(touchpoints)), axis=1)
+    last = last[:, :-1]
 
     # Treatment: an event of the touchpoint inside the trial's window.
     focal = t_kind == touchpoints.index(touchpoint)
@@ -133,8 +143,9 @@ def build_cohort(
         out[c] = cust[c].astype(str).to_numpy()[rows]
     out["log_seats"] = np.log(cust["seats"].to_numpy(dtype=float)[rows])
     out["log_mrr"] = np.log1p(cust["mrr"].to_numpy(dtype=float)[rows])
-    for k, name in enumerate(prior_count_columns(touchpoints)):
-        out[name] = prior[rows, j, k]
+    for k, tp in enumerate(touchpoints):
+        out[f"prior_{tp}"] = prior[rows, j, k]
+        out[f"days_since_{tp}"] = np.minimum(ws[j] - last[rows, j, k], RECENCY_CAP_DAYS)
 
     follow = np.minimum(churn_day[rows], censor_day[rows]) - we[j]
     event = churn_day[rows] <= censor_day[rows]

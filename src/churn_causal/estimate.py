@@ -1,0 +1,429 @@
+"""Selection-corrected effects on any tidy table: configure, ``fit``, read the result.
+
+>>> est = EffectEstimator("treated", ["score", "tier"], duration="duration_days",
+...                       event="churned", horizon=365)               # doctest: +SKIP
+>>> result = est.fit(cohort)                                          # doctest: +SKIP
+>>> result.to_dict()["methods"]["iptw"]["risk_difference"]            # doctest: +SKIP
+
+Methods (each on every scale the outcome allows):
+
+* ``naive``: the plain contrast;
+* ``match``: 1:1 nearest neighbour on the propensity logit with replacement, caliper, exact
+  strata (ATT);
+* ``iptw``: inverse probability of treatment weights (ATT or ATE), normalised within group,
+  optionally trimmed;
+* ``dr``: augmented IPW (doubly robust) on the risk or mean difference; a time-to-event outcome
+  enters as "event by the horizon" with inverse-probability-of-censoring weights.
+
+Scales: ``risk_difference`` and ``rmst_difference`` (days) for time-to-event outcomes, from
+(weighted) Kaplan-Meier curves; ``risk_difference`` for binary and ``mean_difference`` for
+continuous outcomes. Standard errors: a Poisson bootstrap clustered on ``cluster`` with the
+propensity model held fixed (naive, match, iptw), and the cluster-robust influence function
+(dr). Degenerate input fails with a clear message, or is reported in the result.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from churn_causal.effects import _bootstrap, match_nearest
+from churn_causal.survival import km_summary
+
+SCHEMA_VERSION = 1
+METHODS = ("naive", "match", "iptw", "dr")
+LOGIT_CLIP = 12.0  # propensities between about 6e-6 and 1 - 6e-6
+
+
+class EstimationWarning(UserWarning):
+    """The estimate exists but something about the input deserves attention."""
+
+
+@dataclass
+class EffectResult:
+    """Everything an effect estimate reports; ``to_dict`` gives the documented JSON schema."""
+
+    treatment: str
+    estimand: str
+    outcome_type: str
+    n: dict[str, int]
+    methods: dict[str, dict[str, dict[str, float]]]
+    diagnostics: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "treatment": self.treatment,
+            "estimand": self.estimand,
+            "outcome_type": self.outcome_type,
+            "n": self.n,
+            "methods": self.methods,
+            "diagnostics": self.diagnostics,
+            "warnings": self.warnings,
+        }
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per method and scale."""
+        rows = [
+            {"method": m, "scale": s, **v}
+            for m, scales in self.methods.items()
+            for s, v in scales.items()
+        ]
+        return pd.DataFrame(rows).set_index(["method", "scale"])
+
+
+@dataclass
+class _Data:
+    """The fitted inputs: encoded covariates, treatment, outcome and clusters."""
+
+    x: np.ndarray
+    t: np.ndarray
+    cluster: np.ndarray
+    y: np.ndarray | None = None  # binary or continuous outcome
+    duration: np.ndarray | None = None
+    event: np.ndarray | None = None
+
+
+class EffectEstimator:
+    """Estimate the effect of a binary ``treatment`` on an outcome, adjusting for ``covariates``.
+
+    Give either ``outcome`` (binary 0/1 or continuous) or ``duration`` and ``event`` with a
+    ``horizon`` (time to event). ``cluster`` names the column of the unit that repeats across
+    rows (a customer in stacked trials); the bootstrap and the robust variance resample it.
+    ``exact`` columns must match exactly in ``match``. ``missing`` is "drop" (rows with missing
+    covariates are dropped and counted) or "error".
+    """
+
+    def __init__(
+        self,
+        treatment: str,
+        covariates: list[str],
+        outcome: str | None = None,
+        duration: str | None = None,
+        event: str | None = None,
+        horizon: float | None = None,
+        estimand: str = "ATT",
+        methods: tuple[str, ...] = METHODS,
+        cluster: str | None = None,
+        exact: tuple[str, ...] = (),
+        caliper_sd: float = 0.2,
+        trim: float | None = None,
+        missing: str = "drop",
+        n_boot: int = 200,
+        seed: int = 0,
+    ) -> None:
+        if (outcome is None) == (duration is None):
+            raise ValueError("give either outcome= or duration= (with event= and horizon=)")
+        if duration is not None and (event is None or horizon is None):
+            raise ValueError("a time-to-event outcome needs event= and horizon=")
+        if estimand not in ("ATT", "ATE"):
+            raise ValueError(f"estimand must be ATT or ATE, not {estimand!r}")
+        unknown = set(methods) - set(METHODS)
+        if unknown:
+            raise ValueError(f"unknown method(s) {sorted(unknown)}; known: {list(METHODS)}")
+        if missing not in ("drop", "error"):
+            raise ValueError("missing must be 'drop' or 'error'")
+        self.treatment, self.covariates = treatment, list(covariates)
+        self.outcome, self.duration, self.event, self.horizon = outcome, duration, event, horizon
+        self.estimand, self.methods, self.cluster = estimand, tuple(methods), cluster
+        self.exact, self.caliper_sd, self.trim = tuple(exact), caliper_sd, trim
+        self.missing, self.n_boot, self.seed = missing, n_boot, seed
+
+    # ----------------------------------------------------------------------- preparation
+    def _prepare(self, df: pd.DataFrame, notes: list[str]) -> tuple[_Data, pd.DataFrame]:
+        needed = [self.treatment, *self.covariates, *self.exact]
+        needed += [c for c in (self.outcome, self.duration, self.event, self.cluster) if c]
+        absent = [c for c in dict.fromkeys(needed) if c not in df.columns]
+        if absent:
+            raise ValueError(f"columns not in the table: {absent}; it has {list(df.columns)}")
+        incomplete = df[self.covariates].isna().any(axis=1)
+        if incomplete.any():
+            if self.missing == "error":
+                rows = np.flatnonzero(incomplete.to_numpy())[:5] + 1
+                raise ValueError(
+                    f"{int(incomplete.sum())} rows have missing covariates (e.g. rows "
+                    f"{', '.join(map(str, rows))}); fill them or use missing='drop'"
+                )
+            notes.append(f"dropped {int(incomplete.sum())} rows with missing covariates")
+            df = df[~incomplete]
+        df = df.reset_index(drop=True)
+        t = df[self.treatment].to_numpy()
+        if not np.isin(t, [0, 1, True, False]).all():
+            raise ValueError(f"treatment '{self.treatment}' must be 0/1 or boolean")
+        t = t.astype(bool)
+        if t.all() or not t.any():
+            raise ValueError(
+                f"treatment '{self.treatment}' needs treated and untreated rows; it has "
+                f"{int(t.sum())} treated of {len(t)}"
+            )
+        x = self._encode(df, notes)
+        cluster = df[self.cluster].to_numpy() if self.cluster else np.arange(len(df))
+        data = _Data(x=x, t=t, cluster=cluster)
+        if self.outcome:
+            data.y = df[self.outcome].to_numpy(dtype=float)
+        else:
+            data.duration = df[self.duration].to_numpy(dtype=float)
+            data.event = df[self.event].to_numpy().astype(bool)
+        return data, df
+
+    def _encode(self, df: pd.DataFrame, notes: list[str]) -> np.ndarray:
+        """Numeric and boolean columns standardised; text and categorical ones one-hot."""
+        cov = df[self.covariates]
+        categorical = [c for c in self.covariates if not pd.api.types.is_numeric_dtype(cov[c])]
+        numeric = [c for c in self.covariates if c not in categorical]
+        parts = [cov[numeric].to_numpy(dtype=float)]
+        if categorical:
+            parts.append(
+                pd.get_dummies(
+                    cov[categorical].astype(str), drop_first=True, dtype=float
+                ).to_numpy()
+            )
+        x = np.hstack(parts)
+        sd = x.std(axis=0)
+        constant = sd == 0
+        if constant[: len(numeric)].any():
+            dropped = [c for c, k in zip(numeric, constant[: len(numeric)], strict=True) if k]
+            notes.append(f"constant covariates left out: {dropped}")
+        x = x[:, ~constant]
+        return (x - x.mean(axis=0)) / sd[~constant]
+
+    # ------------------------------------------------------------------------- estimation
+    def fit(self, df: pd.DataFrame) -> EffectResult:
+        notes: list[str] = []
+        data, df = self._prepare(df, notes)
+        logit = self._propensity(data)
+        p = 1.0 / (1.0 + np.exp(-logit))
+        diagnostics = self._overlap(data, logit, p)
+        outcome_type = (
+            "time_to_event"
+            if self.duration
+            else ("binary" if np.isin(data.y, [0, 1]).all() else "continuous")
+        )
+        methods: dict[str, dict[str, dict[str, float]]] = {}
+        if diagnostics["overlap"]["share_treated_in_common_support"] < 0.5:
+            notes.append(
+                "no overlap: fewer than half the treated have comparable untreated "
+                "rows; only the naive contrast is reported"
+            )
+            chosen = ("naive",)
+        else:
+            chosen = self.methods
+        for method in chosen:
+            weights = self._weights(method, data, logit, p, df, diagnostics)
+            if method == "dr":
+                methods[method] = self._aipw(data, p, outcome_type)
+            else:
+                methods[method] = self._weighted_contrast(data, weights, outcome_type)
+            if method == "iptw":
+                diagnostics["iptw_max_abs_smd"] = _max_abs_smd(data.x, data.t, weights)
+        for message in notes:
+            warnings.warn(message, EstimationWarning, stacklevel=2)
+        return EffectResult(
+            treatment=self.treatment,
+            estimand=self.estimand,
+            outcome_type=outcome_type,
+            n={"treated": int(data.t.sum()), "control": int((~data.t).sum())},
+            methods=methods,
+            diagnostics=diagnostics,
+            warnings=notes,
+        )
+
+    def _propensity(self, data: _Data) -> np.ndarray:
+        model = LogisticRegression(C=1e4, max_iter=5000).fit(data.x, data.t)
+        return np.clip(model.decision_function(data.x), -LOGIT_CLIP, LOGIT_CLIP)
+
+    def _overlap(self, data: _Data, logit: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+        lo, hi = logit[~data.t].min(), logit[~data.t].max()
+        inside = (logit[data.t] >= lo) & (logit[data.t] <= hi)
+        return {
+            "propensity_auc": float(roc_auc_score(data.t, p)),
+            "max_abs_smd_before": _max_abs_smd(data.x, data.t, np.ones(len(data.t))),
+            "overlap": {
+                "share_treated_in_common_support": float(inside.mean()),
+                "propensity_quantiles_treated": _quantiles(p[data.t]),
+                "propensity_quantiles_control": _quantiles(p[~data.t]),
+            },
+        }
+
+    def _weights(self, method, data, logit, p, df, diagnostics) -> np.ndarray:
+        """Row weights (treated and controls) that make the contrast estimate the estimand."""
+        t = data.t
+        if method in ("naive", "dr"):
+            return np.ones(len(t))
+        if method == "match":
+            if self.estimand != "ATT":
+                raise ValueError("match estimates the ATT; use iptw or dr for the ATE")
+            strata = (
+                df[list(self.exact)].astype(str).agg("|".join, axis=1).to_numpy()
+                if self.exact
+                else np.zeros(len(t))
+            )
+            partner = match_nearest(logit, t, strata, self.caliper_sd)
+            matched = partner >= 0
+            w = np.where(matched, 1.0, 0.0)
+            w += np.bincount(partner[matched], minlength=len(t))
+            diagnostics["matched_fraction"] = float(matched[t].mean())
+            diagnostics["match_max_abs_smd"] = _max_abs_smd(data.x, t, w)
+            diagnostics["matched_controls"] = int((w[~t] > 0).sum())
+            return w
+        if self.estimand == "ATT":
+            w = np.where(t, 1.0, p / (1 - p))
+        else:
+            w = np.where(t, 1 / p, 1 / (1 - p))
+        if self.trim:
+            cap = np.quantile(w, 1 - self.trim)
+            w = np.minimum(w, cap)
+        for group in (t, ~t):  # stabilised: each group's weights sum to its size
+            w[group] *= group.sum() / w[group].sum()
+        diagnostics["ess"] = {"treated": _ess(w[t]), "control": _ess(w[~t])}
+        diagnostics["max_weight"] = float(w.max())
+        return w
+
+    def _weighted_contrast(self, data, weights, outcome_type) -> dict[str, dict[str, float]]:
+        t, keep = data.t, weights > 0
+        treat, ctrl = t & keep, ~t & keep
+
+        def stats(w: np.ndarray) -> dict[str, np.ndarray]:
+            if outcome_type == "time_to_event":
+                r1, m1 = km_summary(
+                    data.duration[treat], data.event[treat], self.horizon, w[:, treat]
+                )
+                r0, m0 = km_summary(data.duration[ctrl], data.event[ctrl], self.horizon, w[:, ctrl])
+                return {"risk_difference": r1 - r0, "rmst_difference": m1 - m0}
+            y1 = (w[:, treat] @ data.y[treat]) / w[:, treat].sum(axis=1)
+            y0 = (w[:, ctrl] @ data.y[ctrl]) / w[:, ctrl].sum(axis=1)
+            scale = "risk_difference" if outcome_type == "binary" else "mean_difference"
+            return {scale: y1 - y0}
+
+        point = {k: float(v[0]) for k, v in stats(weights[None, :]).items()}
+        boot = _bootstrap(
+            data.cluster,
+            self.n_boot,
+            self.seed,
+            lambda bw: np.column_stack(list(stats(bw * weights).values())),
+        )
+        return {
+            scale: _interval(point[scale], boot[:, i], int(treat.sum()), int(ctrl.sum()))
+            for i, scale in enumerate(point)
+        }
+
+    def _aipw(self, data: _Data, p: np.ndarray, outcome_type: str) -> dict[str, dict[str, float]]:
+        """Augmented IPW with a cluster-robust influence-function standard error."""
+        t = data.t
+        if outcome_type == "time_to_event":
+            y, c = _ipcw_outcome(data.duration, data.event, self.horizon)
+            scale = "risk_difference"
+        else:
+            y, c = data.y, np.ones(len(t))
+            scale = "risk_difference" if outcome_type == "binary" else "mean_difference"
+        known = c > 0
+        m = {}
+        for arm in (True, False):
+            rows = known & (t == arm)
+            if outcome_type == "continuous":
+                model = LinearRegression().fit(data.x[rows], y[rows], sample_weight=c[rows])
+                m[arm] = model.predict(data.x)
+            else:
+                model = LogisticRegression(C=1e4, max_iter=5000)
+                model.fit(data.x[rows], y[rows].astype(int), sample_weight=c[rows])
+                m[arm] = model.predict_proba(data.x)[:, 1]
+        y0 = np.where(known, y, 0.0)
+        if self.estimand == "ATT":
+            share = t.mean()
+            odds = p / (1 - p)
+            psi = (t * c * (y0 - m[False]) - (~t) * odds * c * (y0 - m[False])) / share
+            # tau solves mean(psi - t * tau / share) = 0
+            tau = psi.mean()
+            phi = psi - t * tau / share
+        else:
+            psi = (
+                m[True]
+                - m[False]
+                + t * c * (y0 - m[True]) / p
+                - (~t) * c * (y0 - m[False]) / (1 - p)
+            )
+            tau = psi.mean()
+            phi = psi - tau
+        se = _cluster_se(phi, data.cluster)
+        return {
+            scale: {
+                "estimate": float(tau),
+                "se": se,
+                "ci_low": float(tau - 1.96 * se),
+                "ci_high": float(tau + 1.96 * se),
+                "n_treated": int(t.sum()),
+                "n_control": int((~t).sum()),
+            }
+        }
+
+
+# ---------------------------------------------------------------------------- helpers
+def _ipcw_outcome(duration, event, horizon) -> tuple[np.ndarray, np.ndarray]:
+    """Churned by the horizon, and inverse-probability-of-censoring weights (0 where the
+    status at the horizon is unknown), with censoring survival from Kaplan-Meier."""
+    known = (event & (duration <= horizon)) | (duration >= horizon)
+    y = (event & (duration <= horizon)).astype(float)
+    at = np.minimum(duration, horizon)
+    # Censoring "events" are the censored rows; evaluate G just before each row's time.
+    order = np.argsort(duration, kind="stable")
+    d, cens = duration[order], ~event[order]
+    times = np.unique(d[cens])
+    n_at = len(d) - np.searchsorted(d, times, side="left")
+    n_cens = np.searchsorted(d[cens], times, side="right") - np.searchsorted(
+        d[cens], times, side="left"
+    )
+    g = np.cumprod(1 - n_cens / n_at)
+    idx = np.searchsorted(times, at, side="left") - 1  # strictly before the row's time
+    g_at = np.where(idx >= 0, g[np.maximum(idx, 0)], 1.0)
+    c = np.where(known, 1.0 / np.maximum(g_at, 1e-6), 0.0)
+    return y, c
+
+
+def _cluster_se(phi: np.ndarray, cluster: np.ndarray) -> float:
+    _, codes = np.unique(cluster, return_inverse=True)
+    sums = np.bincount(codes, weights=phi)
+    n = len(phi)
+    return float(np.sqrt((sums**2).sum()) / n)
+
+
+def _interval(point: float, boot: np.ndarray, n_t: int, n_c: int) -> dict[str, float]:
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return {
+        "estimate": point,
+        "se": float(boot.std(ddof=1)),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "n_treated": n_t,
+        "n_control": n_c,
+    }
+
+
+def _max_abs_smd(x: np.ndarray, t: np.ndarray, w: np.ndarray) -> float:
+    """Largest absolute standardised mean difference of the encoded covariates under
+    weights ``w`` (pooled SD of the unweighted groups)."""
+    pooled = np.sqrt((x[t].var(axis=0) + x[~t].var(axis=0)) / 2)
+    m1 = np.average(x[t], axis=0, weights=w[t])
+    m0 = np.average(x[~t], axis=0, weights=w[~t])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smd = np.where(pooled > 0, (m1 - m0) / pooled, 0.0)
+    return float(np.abs(smd).max())
+
+
+def _ess(w: np.ndarray) -> float:
+    return float(w.sum() ** 2 / (w**2).sum())
+
+
+def _quantiles(p: np.ndarray) -> dict[str, float]:
+    q = np.quantile(p, [0.01, 0.25, 0.5, 0.75, 0.99])
+    return dict(zip(["p01", "p25", "p50", "p75", "p99"], map(float, q), strict=True))
