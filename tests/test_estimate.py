@@ -129,6 +129,8 @@ def test_result_serialises_to_the_documented_json():
         "ess",
         "matched_fraction",
     }
+    assert payload["verdict"]["level"] in ("reliable", "caution", "unreliable")
+    assert payload["e_value"]["point"] > 1
 
 
 def test_no_treated_or_no_controls_is_refused():
@@ -145,6 +147,7 @@ def test_no_overlap_is_reported_instead_of_a_number():
         result = EffectEstimator("t", ["x"], outcome="y").fit(df)
     assert set(result.methods) == {"naive"}
     assert any("no overlap" in w for w in result.warnings)
+    assert result.to_dict()["verdict"]["level"] == "unreliable"
 
 
 def test_constant_covariates_are_left_out_with_a_warning():

@@ -219,6 +219,30 @@ def _design(args: argparse.Namespace) -> TrialDesign:
         raise BadInput(f"trial design: {exc}") from exc
 
 
+def _validate_methods(args: argparse.Namespace) -> int:
+    from churn_causal.estimate import METHODS
+    from churn_causal.grading import grade
+    from churn_causal.simulate import TOUCHPOINTS
+
+    if args.replications < 1 or args.customers < 100:
+        raise BadInput("--replications must be at least 1 and --customers at least 100")
+    touchpoints = tuple(args.touchpoints.split(",")) if args.touchpoints else TOUCHPOINTS
+    methods = tuple(args.methods.split(",")) if args.methods else METHODS
+    t0 = time.perf_counter()
+    estimates, summary = grade(
+        args.replications, args.customers, args.first_seed, touchpoints, methods, args.n_boot
+    )
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        estimates.to_csv(args.out, index=False)
+    print(summary.to_string())
+    print(
+        f"{args.replications} replications of {args.customers} customers in "
+        f"{time.perf_counter() - t0:.0f} s" + (f"; estimates in {args.out}" if args.out else "")
+    )
+    return 0
+
+
 def _data_options(p: argparse.ArgumentParser, flag: str = "--data") -> None:
     p.add_argument(flag, dest="data", help="folder of .csv/.parquet tables, or a .duckdb file")
     p.add_argument(
@@ -287,6 +311,18 @@ def parser() -> argparse.ArgumentParser:
     tab.add_argument("--horizon", type=float, help="... and the horizon, in duration units")
     tab.add_argument("--cluster", help="column of the unit rows are clustered in")
     e.set_defaults(func=_estimate)
+
+    g = sub.add_parser(
+        "validate-methods", help="grade every estimator against the simulator's truth"
+    )
+    g.add_argument("--replications", type=int, default=20)
+    g.add_argument("--customers", type=int, default=20_000)
+    g.add_argument("--first-seed", type=int, default=1000)
+    g.add_argument("--touchpoints", help="comma-separated (default: all four)")
+    g.add_argument("--methods", help="comma-separated (default: all)")
+    g.add_argument("--n-boot", type=int, default=200)
+    g.add_argument("--out", help="CSV of every estimate")
+    g.set_defaults(func=_validate_methods)
 
     r = sub.add_parser("report", help="run the report notebooks into HTML")
     _data_options(r)

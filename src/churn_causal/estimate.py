@@ -35,6 +35,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from churn_causal.effects import _bootstrap, match_nearest
+from churn_causal.reliability import e_value, primary_method, verdict
 from churn_causal.survival import km_summary
 
 SCHEMA_VERSION = 1
@@ -59,7 +60,7 @@ class EffectResult:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "schema_version": SCHEMA_VERSION,
             "treatment": self.treatment,
             "estimand": self.estimand,
@@ -69,6 +70,12 @@ class EffectResult:
             "diagnostics": self.diagnostics,
             "warnings": self.warnings,
         }
+        primary = self.methods[primary_method(self.methods, self.estimand)]
+        out["e_value"] = (
+            e_value(primary["risk_difference"]) if "risk_difference" in primary else None
+        )
+        out["verdict"] = verdict(out)
+        return out
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
@@ -300,23 +307,26 @@ class EffectEstimator:
                     data.duration[treat], data.event[treat], self.horizon, w[:, treat]
                 )
                 r0, m0 = km_summary(data.duration[ctrl], data.event[ctrl], self.horizon, w[:, ctrl])
-                return {"risk_difference": r1 - r0, "rmst_difference": m1 - m0}
+                return {"risk_difference": r1 - r0, "rmst_difference": m1 - m0}, r0
             y1 = (w[:, treat] @ data.y[treat]) / w[:, treat].sum(axis=1)
             y0 = (w[:, ctrl] @ data.y[ctrl]) / w[:, ctrl].sum(axis=1)
             scale = "risk_difference" if outcome_type == "binary" else "mean_difference"
-            return {scale: y1 - y0}
+            return {scale: y1 - y0}, y0
 
-        point = {k: float(v[0]) for k, v in stats(weights[None, :]).items()}
+        point, control = stats(weights[None, :])
         boot = _bootstrap(
             data.cluster,
             self.n_boot,
             self.seed,
-            lambda bw: np.column_stack(list(stats(bw * weights).values())),
+            lambda bw: np.column_stack(list(stats(bw * weights)[0].values())),
         )
-        return {
-            scale: _interval(point[scale], boot[:, i], int(treat.sum()), int(ctrl.sum()))
-            for i, scale in enumerate(point)
+        out = {
+            scale: _interval(float(v[0]), boot[:, i], int(treat.sum()), int(ctrl.sum()))
+            for i, (scale, v) in enumerate(point.items())
         }
+        if "risk_difference" in out:
+            out["risk_difference"]["risk_control"] = float(control[0])
+        return out
 
     def _aipw(self, data: _Data, p: np.ndarray, outcome_type: str) -> dict[str, dict[str, float]]:
         """Augmented IPW with a cluster-robust influence-function standard error."""
@@ -346,6 +356,7 @@ class EffectEstimator:
             # tau solves mean(psi - t * tau / share) = 0
             tau = psi.mean()
             phi = psi - t * tau / share
+            control = (t * c * y0).sum() / (t * c).sum() - tau  # treated risk minus effect
         else:
             psi = (
                 m[True]
@@ -355,17 +366,19 @@ class EffectEstimator:
             )
             tau = psi.mean()
             phi = psi - tau
+            control = (m[False] + (~t) * c * (y0 - m[False]) / (1 - p)).mean()
         se = _cluster_se(phi, data.cluster)
-        return {
-            scale: {
-                "estimate": float(tau),
-                "se": se,
-                "ci_low": float(tau - 1.96 * se),
-                "ci_high": float(tau + 1.96 * se),
-                "n_treated": int(t.sum()),
-                "n_control": int((~t).sum()),
-            }
+        out = {
+            "estimate": float(tau),
+            "se": se,
+            "ci_low": float(tau - 1.96 * se),
+            "ci_high": float(tau + 1.96 * se),
+            "n_treated": int(t.sum()),
+            "n_control": int((~t).sum()),
         }
+        if scale == "risk_difference":
+            out["risk_control"] = float(control)
+        return {scale: out}
 
 
 # ---------------------------------------------------------------------------- helpers
