@@ -231,3 +231,21 @@ def test_command_line_on_any_table_and_on_cs_data(tmp_path, small_dir, capsys):
     assert main(["estimate", "--table", str(table), "--treatment", "fin", "--out", "x"]) == 2
     assert "--covariates" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_estimates_per_stratum():
+    df, _ = confounded(n=12_000)
+    df.loc[df["segment"] == "c", "t"] = False  # no treated in segment c
+    result = (
+        EffectEstimator(
+            "t", ["x", "segment"], outcome="y", by="segment", methods=("naive", "iptw"), n_boot=50
+        )
+        .fit(df)
+        .to_dict()
+    )
+    assert set(result["by"]) == {"a", "b", "c"}
+    assert "needs treated and untreated" in result["by"]["c"]["error"]
+    a = result["by"]["a"]
+    assert a["n"]["treated"] + a["n"]["control"] == (df["segment"] == "a").sum()
+    assert a["methods"]["iptw"]["risk_difference"]["se"] > 0
+    assert a["verdict"]["level"] in ("reliable", "caution", "unreliable")

@@ -15,13 +15,67 @@ import sys
 import tempfile
 import time
 
-STEPS = ("simulate", "load", "cohort", "analysis")
+STEPS = ("simulate", "load", "cohort", "analysis", "match")
 DEFAULT_SIZES = {
     "load": [10_000, 100_000],
     "simulate": [10_000, 100_000, 1_000_000],
     "cohort": [10_000, 100_000],
     "analysis": [10_000, 100_000],
+    "match": [1_000_000],
 }
+
+
+def _synthetic(rows: int, covariates: int = 10, seed: int = 0):
+    """A confounded table: 10 covariates drive both treatment and a binary outcome."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, covariates))
+    beta = np.linspace(0.6, -0.4, covariates)
+    t = rng.random(rows) < 1 / (1 + np.exp(-(x @ beta - 1.0)))
+    y = rng.random(rows) < 1 / (1 + np.exp(-(-1.5 - x @ beta + np.where(t, -0.5, 0.0))))
+    df = pd.DataFrame(x, columns=[f"x{i}" for i in range(covariates)])
+    df["t"], df["y"] = t, y.astype(int)
+    return df
+
+
+def _match_versus_dowhy(rows: int) -> dict:
+    """Our propensity matching (caliper, O(n log n)) and DoWhy's on the same table."""
+    import warnings
+
+    import numpy as np
+
+    from churn_causal.effects import match_nearest, propensity_logit
+
+    df = _synthetic(rows)
+    covariates = [c for c in df.columns if c.startswith("x")]
+    t0 = time.perf_counter()
+    logit = propensity_logit(df.rename(columns={"t": "treated"}), covariates, [])
+    partner = match_nearest(logit, df["t"].to_numpy(), np.zeros(rows))
+    matched = partner >= 0
+    y = df["y"].to_numpy()
+    ours = float(y[matched].mean() - y[partner[matched]].mean())
+    ours_s = time.perf_counter() - t0
+
+    from dowhy import CausalModel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        model = CausalModel(data=df, treatment="t", outcome="y", common_causes=covariates)
+        estimand = model.identify_effect(proceed_when_unidentifiable=True)
+        theirs = model.estimate_effect(
+            estimand, method_name="backdoor.propensity_score_matching", target_units="att"
+        ).value
+        theirs_s = time.perf_counter() - t0
+    return {
+        "ours_seconds": round(ours_s, 2),
+        "ours_att": round(ours, 4),
+        "dowhy_seconds": round(theirs_s, 2),
+        "dowhy_att": round(float(theirs), 4),
+        "matched_fraction": round(float(matched[df["t"].to_numpy()].mean()), 4),
+    }
 
 
 def _measure(step: str, customers: int, data_dir: str) -> dict:
@@ -36,7 +90,10 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
 
     out: dict = {"step": step, "customers": customers}
     t0 = time.perf_counter()
-    if step == "simulate":
+    if step == "match":
+        out.update(_match_versus_dowhy(customers), rows=customers)
+        out["seconds"] = out["ours_seconds"]
+    elif step == "simulate":
         sim = simulate(customers, seed=1)
         out["seconds"] = time.perf_counter() - t0
         t1 = time.perf_counter()
@@ -87,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for n in sorted({n for sizes in plan.values() for n in sizes}):
             data_dir = f"{tmp}/{n}"
+            needs_data = any(n in plan[s] for s in steps if s not in ("simulate", "match"))
             for step in ("simulate", *[s for s in steps if s != "simulate"]):
-                if step == "simulate" or n in plan[step]:
+                wanted = n in plan.get(step, [])
+                if wanted or (step == "simulate" and needs_data):
                     r = _spawn(step, n, data_dir)
                     if step in plan and n in plan[step]:
                         results[step].append(r)
@@ -102,6 +161,13 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 growth = f"time ~ n^{k:.2f}"
             extra = f"  (+{r['write_seconds']} s to write Parquet)" if "write_seconds" in r else ""
+            if "dowhy_seconds" in r:
+                extra = (
+                    f"  ATT {r['ours_att']:+.4f}, {100 * r['matched_fraction']:.1f}% matched;"
+                    f" DoWhy propensity_score_matching {r['dowhy_seconds']} s, ATT "
+                    f"{r['dowhy_att']:+.4f}: {r['dowhy_seconds'] / r['ours_seconds']:.0f}x"
+                    " slower"
+                )
             print(
                 f"{step:<10} {r['customers']:>10} {r['seconds']:>9.1f} {r['peak_mb']:>8} "
                 f"{r['rows']:>11}  {growth}{extra}"

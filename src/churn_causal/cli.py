@@ -132,49 +132,36 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _estimate(args: argparse.Namespace) -> int:
-    from churn_causal.estimate import METHODS, EffectEstimator
+    from churn_causal.estimate import METHODS, EffectEstimator, cohort_estimator
 
-    methods = tuple(args.methods.split(",")) if args.methods else METHODS
-    if args.table:
-        df, spec = _read_table(Path(args.table)), _table_spec(args)
-    else:
-        from churn_causal.design import (
-            CATEGORICAL_COVARIATES,
-            NUMERIC_COVARIATES,
-            build_cohort,
-            prior_count_columns,
-        )
-        from churn_causal.tables import DataError, load
-
-        if not args.touchpoint:
-            raise BadInput("with --data, give --touchpoint NAME")
-        source, cfg = _data_source(args)
-        try:
-            data = load(source, cfg.get("columns"), [args.touchpoint])
-        except DataError as exc:
-            _print_problems(exc.problems)
-            return EXIT_BAD_INPUT
-        df = build_cohort(data, args.touchpoint, _design(args))
-        covariates = [
-            *NUMERIC_COVARIATES,
-            *prior_count_columns(data.touchpoints),
-            *CATEGORICAL_COVARIATES,
-        ]
-        spec = {
-            "treatment": "treated",
-            "covariates": covariates,
-            "duration": "duration_days",
-            "event": "churned",
-            "horizon": args.horizon_days,
-            "cluster": "customer_id",
-            "exact": ("trial", "tier"),
-        }
-        if args.estimand == "ATE":
-            spec["exact"] = ()
+    default = METHODS if args.estimand == "ATT" else tuple(m for m in METHODS if m != "match")
+    options = {
+        "estimand": args.estimand,
+        "methods": tuple(args.methods.split(",")) if args.methods else default,
+        "n_boot": args.n_boot,
+        "seed": args.seed,
+        "refute": args.refute,
+    }
     try:
-        estimator = EffectEstimator(
-            **spec, estimand=args.estimand, methods=methods, n_boot=args.n_boot, seed=args.seed
-        )
+        if args.table:
+            df = _read_table(Path(args.table))
+            estimator = EffectEstimator(**_table_spec(args), by=args.by, **options)
+        else:
+            from churn_causal.design import build_cohort
+            from churn_causal.tables import DataError, load
+
+            if not args.touchpoint:
+                raise BadInput("with --data, give --touchpoint NAME")
+            source, cfg = _data_source(args)
+            try:
+                data = load(source, cfg.get("columns"), [args.touchpoint])
+            except DataError as exc:
+                _print_problems(exc.problems)
+                return EXIT_BAD_INPUT
+            df = build_cohort(data, args.touchpoint, _design(args))
+            estimator = cohort_estimator(
+                data.touchpoints, args.horizon_days, by=args.by or "tier", **options
+            )
         result = estimator.fit(df)
     except ValueError as exc:
         raise BadInput(str(exc)) from exc
@@ -297,6 +284,12 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--methods", help="comma-separated from naive,match,iptw,dr (default: all)")
     e.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--by", help="also estimate within each level of this column (CS data: tier)")
+    e.add_argument(
+        "--refute",
+        action="store_true",
+        help="add DoWhy's cross-check and refuters (placebo, random cause, subsets)",
+    )
     cs = e.add_argument_group("CS data (a cohort of monthly target trials)")
     _data_options(cs)
     cs.add_argument("--touchpoint", help="the touchpoint whose effect to estimate")

@@ -43,6 +43,8 @@ def design_matrix(df: pd.DataFrame, numeric: list[str], categorical: list[str]) 
     x = df[numeric].to_numpy(dtype=float)
     sd = x.std(axis=0)
     x = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    if not categorical:
+        return x
     dummies = pd.get_dummies(df[categorical].astype(str), drop_first=True, dtype=float)
     return np.hstack([x, dummies.to_numpy()])
 

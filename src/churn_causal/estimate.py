@@ -24,6 +24,7 @@ propensity model held fixed (naive, match, iptw), and the cluster-robust influen
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ import pandas as pd
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from churn_causal.design import CATEGORICAL_COVARIATES, NUMERIC_COVARIATES, prior_count_columns
 from churn_causal.effects import _bootstrap, match_nearest
 from churn_causal.reliability import e_value, primary_method, verdict
 from churn_causal.survival import km_summary
@@ -58,6 +60,8 @@ class EffectResult:
     methods: dict[str, dict[str, dict[str, float]]]
     diagnostics: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    by: dict[str, dict[str, Any]] = field(default_factory=dict)  # per level of ``by``
+    refutation: dict[str, Any] | None = None  # DoWhy's cross-check and refuters
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -70,6 +74,10 @@ class EffectResult:
             "diagnostics": self.diagnostics,
             "warnings": self.warnings,
         }
+        if self.by:
+            out["by"] = self.by
+        if self.refutation is not None:
+            out["refutation"] = self.refutation
         primary = self.methods[primary_method(self.methods, self.estimand)]
         out["e_value"] = (
             e_value(primary["risk_difference"]) if "risk_difference" in primary else None
@@ -127,6 +135,8 @@ class EffectEstimator:
         caliper_sd: float = 0.2,
         trim: float | None = None,
         missing: str = "drop",
+        by: str | None = None,
+        refute: bool = False,
         n_boot: int = 200,
         seed: int = 0,
     ) -> None:
@@ -145,7 +155,8 @@ class EffectEstimator:
         self.outcome, self.duration, self.event, self.horizon = outcome, duration, event, horizon
         self.estimand, self.methods, self.cluster = estimand, tuple(methods), cluster
         self.exact, self.caliper_sd, self.trim = tuple(exact), caliper_sd, trim
-        self.missing, self.n_boot, self.seed = missing, n_boot, seed
+        self.missing, self.by, self.n_boot, self.seed = missing, by, n_boot, seed
+        self.refute = refute
 
     # ----------------------------------------------------------------------- preparation
     def _prepare(self, df: pd.DataFrame, notes: list[str]) -> tuple[_Data, pd.DataFrame]:
@@ -244,7 +255,41 @@ class EffectEstimator:
             methods=methods,
             diagnostics=diagnostics,
             warnings=notes,
+            by=self._by_stratum(df) if self.by else {},
+            refutation=self._refute(df, data) if self.refute and "iptw" in methods else None,
         )
+
+    def _refute(self, df: pd.DataFrame, data: _Data) -> dict[str, Any]:
+        """DoWhy's estimate and refuters on the binary outcome (by the horizon, where known)."""
+        from churn_causal.refute import dowhy_check
+
+        if self.outcome:
+            outcome = self.outcome
+        else:
+            y, c = _ipcw_outcome(data.duration, data.event, self.horizon)
+            outcome = "_event_by_horizon"
+            df = df.assign(**{outcome: np.where(c > 0, y, np.nan)})
+        return dowhy_check(
+            df, self.treatment, self.covariates, outcome, self.estimand, seed=self.seed
+        )
+
+    def _by_stratum(self, df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+        """The same estimate within each level of ``by`` (e.g. per tier)."""
+        if self.by not in df.columns:
+            raise ValueError(f"by='{self.by}' is not a column of the table")
+        sub = copy.copy(self)
+        sub.by = None
+        sub.exact = tuple(c for c in self.exact if c != self.by)
+        out = {}
+        for level, part in df.groupby(self.by, observed=True, sort=True):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", EstimationWarning)
+                    r = sub.fit(part).to_dict()
+                out[str(level)] = {k: r[k] for k in ("n", "methods", "e_value", "verdict")}
+            except ValueError as exc:  # e.g. no treated in this stratum
+                out[str(level)] = {"error": str(exc)}
+        return out
 
     def _propensity(self, data: _Data) -> np.ndarray:
         model = LogisticRegression(C=1e4, max_iter=5000).fit(data.x, data.t)
@@ -440,3 +485,20 @@ def _ess(w: np.ndarray) -> float:
 def _quantiles(p: np.ndarray) -> dict[str, float]:
     q = np.quantile(p, [0.01, 0.25, 0.5, 0.75, 0.99])
     return dict(zip(["p01", "p25", "p50", "p75", "p99"], map(float, q), strict=True))
+
+
+def cohort_estimator(touchpoints: list[str], horizon: int, **kwargs) -> EffectEstimator:
+    """The estimator the product uses on a stacked target-trial cohort."""
+    covariates = [*NUMERIC_COVARIATES, *prior_count_columns(touchpoints), *CATEGORICAL_COVARIATES]
+    # Matching (ATT only) is exact on trial and tier: balanced risk-set matching.
+    exact = ("trial", "tier") if kwargs.get("estimand", "ATT") == "ATT" else ()
+    return EffectEstimator(
+        "treated",
+        covariates,
+        duration="duration_days",
+        event="churned",
+        horizon=horizon,
+        cluster="customer_id",
+        exact=exact,
+        **kwargs,
+    )

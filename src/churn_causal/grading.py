@@ -14,31 +14,11 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 
-from churn_causal.design import (
-    CATEGORICAL_COVARIATES,
-    NUMERIC_COVARIATES,
-    build_cohort,
-    prior_count_columns,
-)
-from churn_causal.estimate import METHODS, EffectEstimator
+from churn_causal.design import build_cohort
+from churn_causal.estimate import METHODS, cohort_estimator
 from churn_causal.simulate import TOUCHPOINTS, simulate
 from churn_causal.tables import CSData
 from churn_causal.trials import TrialDesign
-
-
-def cohort_estimator(touchpoints: list[str], horizon: int, **kwargs) -> EffectEstimator:
-    """The estimator the product uses on a stacked target-trial cohort."""
-    covariates = [*NUMERIC_COVARIATES, *prior_count_columns(touchpoints), *CATEGORICAL_COVARIATES]
-    return EffectEstimator(
-        "treated",
-        covariates,
-        duration="duration_days",
-        event="churned",
-        horizon=horizon,
-        cluster="customer_id",
-        exact=("trial", "tier"),
-        **kwargs,
-    )
 
 
 def replicate(

@@ -78,5 +78,16 @@ def verdict(result: dict[str, Any]) -> dict[str, Any]:
             "both uptake and churn to make the effect uncertain"
         )
         (mild if ev["ci_limit"] < MIN_E_VALUE else good).append(text)
+    refutation = result.get("refutation")
+    if refutation:
+        failed = [
+            name.replace("_", " ")
+            for name, r in refutation["refutation"].items()
+            if not r["passed"]
+        ]
+        if failed:
+            mild.append(f"refutation failed: {', '.join(failed)}")
+        else:
+            good.append("placebo, random-common-cause and subset refutations passed")
     level = "unreliable" if bad else "caution" if mild else "reliable"
     return {"level": level, "method": method, "reasons": bad + mild or good}
