@@ -64,7 +64,10 @@ def test_adjusted_methods_recover_a_known_att(kind, scale, kwargs):
         est = result.methods[method][scale]
         assert abs(est["estimate"] - truth) <= 3 * est["se"], (method, est, truth)
         assert est["ci_low"] < est["estimate"] < est["ci_high"]
-    assert result.diagnostics["max_abs_smd_before"] > 0.5
+    d = result.diagnostics
+    assert d["max_abs_smd_before"] > 0.5
+    assert d["max_abs_smd_after"] == d["match_max_abs_smd"] < 0.1
+    assert 0.5 < d["match_variance_ratio_furthest"] < 2  # variance ratios in [0.5, 2]
     assert result.diagnostics["iptw_max_abs_smd"] < 0.1
     assert result.diagnostics["match_max_abs_smd"] < 0.1
 
@@ -124,6 +127,8 @@ def test_result_serialises_to_the_documented_json():
             assert set(v) >= {"estimate", "se", "ci_low", "ci_high"}
     assert set(payload["diagnostics"]) >= {
         "max_abs_smd_before",
+        "max_abs_smd_after",
+        "variance_ratio_furthest_before",
         "propensity_auc",
         "overlap",
         "ess",

@@ -244,7 +244,12 @@ class EffectEstimator:
             else:
                 methods[method] = self._weighted_contrast(data, weights, outcome_type)
             if method == "iptw":
-                diagnostics["iptw_max_abs_smd"] = _max_abs_smd(data.x, data.t, weights)
+                diagnostics.update(_balance(data.x, data.t, weights, "iptw_{}"))
+        primary = primary_method(methods, self.estimand)
+        for key in ("max_abs_smd", "variance_ratio_furthest"):
+            after = diagnostics.get(f"{primary}_{key}")
+            if after is not None:
+                diagnostics[f"{key}_after"] = after
         for message in notes:
             warnings.warn(message, EstimationWarning, stacklevel=2)
         return EffectResult(
@@ -300,7 +305,7 @@ class EffectEstimator:
         inside = (logit[data.t] >= lo) & (logit[data.t] <= hi)
         return {
             "propensity_auc": float(roc_auc_score(data.t, p)),
-            "max_abs_smd_before": _max_abs_smd(data.x, data.t, np.ones(len(data.t))),
+            **_balance(data.x, data.t, np.ones(len(data.t)), "{}_before"),
             "overlap": {
                 "share_treated_in_common_support": float(inside.mean()),
                 "propensity_quantiles_treated": _quantiles(p[data.t]),
@@ -326,7 +331,7 @@ class EffectEstimator:
             w = np.where(matched, 1.0, 0.0)
             w += np.bincount(partner[matched], minlength=len(t))
             diagnostics["matched_fraction"] = float(matched[t].mean())
-            diagnostics["match_max_abs_smd"] = _max_abs_smd(data.x, t, w)
+            diagnostics.update(_balance(data.x, t, w, "match_{}"))
             diagnostics["matched_controls"] = int((w[~t] > 0).sum())
             return w
         if self.estimand == "ATT":
@@ -467,15 +472,22 @@ def _interval(point: float, boot: np.ndarray, n_t: int, n_c: int) -> dict[str, f
     }
 
 
-def _max_abs_smd(x: np.ndarray, t: np.ndarray, w: np.ndarray) -> float:
-    """Largest absolute standardised mean difference of the encoded covariates under
-    weights ``w`` (pooled SD of the unweighted groups)."""
+def _balance(x: np.ndarray, t: np.ndarray, w: np.ndarray, name: str) -> dict[str, float]:
+    """Largest absolute standardised mean difference of the encoded covariates under weights
+    ``w`` (pooled SD of the unweighted groups), and the variance ratio furthest from 1."""
     pooled = np.sqrt((x[t].var(axis=0) + x[~t].var(axis=0)) / 2)
     m1 = np.average(x[t], axis=0, weights=w[t])
     m0 = np.average(x[~t], axis=0, weights=w[~t])
+    v1 = np.average((x[t] - m1) ** 2, axis=0, weights=w[t])
+    v0 = np.average((x[~t] - m0) ** 2, axis=0, weights=w[~t])
     with np.errstate(invalid="ignore", divide="ignore"):
         smd = np.where(pooled > 0, (m1 - m0) / pooled, 0.0)
-    return float(np.abs(smd).max())
+        ratio = np.where((v0 > 0) & (v1 > 0), v1 / v0, 1.0)
+    worst = ratio[np.argmax(np.abs(np.log(ratio)))] if len(ratio) else 1.0
+    return {
+        name.format("max_abs_smd"): float(np.abs(smd).max()),
+        name.format("variance_ratio_furthest"): float(worst),
+    }
 
 
 def _ess(w: np.ndarray) -> float:
