@@ -232,7 +232,8 @@ def test_command_line_on_any_table_and_on_cs_data(tmp_path, small_dir, capsys):
     assert main(argv) == 0
     result = json.loads(cs.read_text())
     assert result["outcome_type"] == "time_to_event"
-    assert set(result["methods"]["match"]) == {"risk_difference", "rmst_difference"}
+    assert set(result["methods"]["match"]) == {"risk_difference", "rmst_difference", "hazard_ratio"}
+    assert result["methods"]["match"]["hazard_ratio"]["estimate"] > 0
     assert main(["estimate", "--table", str(table), "--treatment", "fin", "--out", "x"]) == 2
     assert "--covariates" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from lifelines import KaplanMeierFitter
@@ -42,3 +44,39 @@ def test_bootstrap_weights_are_shared_within_a_cluster():
     assert w.shape == (50, 5)
     assert np.array_equal(w[:, 0], w[:, 2]) and np.array_equal(w[:, 1], w[:, 4])
     assert w.mean() == pytest.approx(1, abs=0.3)
+
+
+def test_cox_hazard_ratio_matches_lifelines_robust_clustered_fit():
+    import pandas as pd
+    from lifelines import CoxPHFitter
+
+    from churn_causal.survival import cox_binary
+
+    rng = np.random.default_rng(1)
+    n = 3_000
+    z = (rng.random(n) < 0.4).astype(float)
+    time = rng.exponential(1 / np.exp(-3 - 0.5 * z))
+    censor = rng.uniform(0, 60, n)
+    d, e = np.minimum(time, censor), time <= censor  # continuous: no ties (Breslow = Efron)
+    w, cluster = rng.random(n) * 2 + 0.5, rng.integers(0, 800, n)
+    df = pd.DataFrame({"z": z, "d": d, "e": e, "w": w, "c": cluster})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lifelines on non-integer weights
+        fit = CoxPHFitter().fit(df, "d", "e", weights_col="w", cluster_col="c", robust=True)
+    beta, se = cox_binary(d, e, z, w, cluster)
+    assert beta == pytest.approx(fit.params_["z"], abs=1e-5)
+    assert se == pytest.approx(fit.standard_errors_["z"], rel=1e-4)
+
+
+@pytest.mark.parametrize("horizon", [30, 365, 1_000])
+def test_rmst_matches_lifelines(sample, horizon):
+    from lifelines.utils import restricted_mean_survival_time
+
+    from churn_causal.survival import km_summary
+
+    d, e, w = sample
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = KaplanMeierFitter().fit(d, e, weights=w)
+    _, rmst = km_summary(d, e, horizon, w)
+    assert rmst[0] == pytest.approx(restricted_mean_survival_time(fit, t=horizon), rel=1e-9)

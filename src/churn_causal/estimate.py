@@ -38,7 +38,7 @@ from sklearn.metrics import roc_auc_score
 from churn_causal.design import CATEGORICAL_COVARIATES, NUMERIC_COVARIATES, prior_count_columns
 from churn_causal.effects import _bootstrap, match_nearest
 from churn_causal.reliability import e_value, primary_method, verdict
-from churn_causal.survival import km_summary
+from churn_causal.survival import cox_binary, km_summary
 
 SCHEMA_VERSION = 1
 METHODS = ("naive", "match", "iptw", "dr")
@@ -376,7 +376,24 @@ class EffectEstimator:
         }
         if "risk_difference" in out:
             out["risk_difference"]["risk_control"] = float(control[0])
+        if outcome_type == "time_to_event":
+            out["hazard_ratio"] = self._hazard_ratio(data, weights, treat | ctrl)
         return out
+
+    def _hazard_ratio(self, data: _Data, weights: np.ndarray, rows: np.ndarray) -> dict:
+        """Weighted Cox hazard ratio (reported, not leaned on) with cluster-robust CI."""
+        beta, se = cox_binary(
+            data.duration[rows], data.event[rows], data.t[rows], weights[rows], data.cluster[rows]
+        )
+        return {
+            "estimate": float(np.exp(beta)),
+            "se": se,
+            "ci_low": float(np.exp(beta - 1.96 * se)),
+            "ci_high": float(np.exp(beta + 1.96 * se)),
+            "n_treated": int(data.t[rows].sum()),
+            "n_control": int((~data.t[rows]).sum()),
+            "se_scale": "log hazard ratio",
+        }
 
     def _aipw(self, data: _Data, p: np.ndarray, outcome_type: str) -> dict[str, dict[str, float]]:
         """Augmented IPW with a cluster-robust influence-function standard error."""

@@ -62,3 +62,54 @@ def cluster_poisson_weights(
     """Poisson(1) bootstrap weights drawn per cluster (customer), expanded to rows: (B, n)."""
     uniq, codes = np.unique(np.asarray(clusters), return_inverse=True)
     return rng.poisson(1.0, size=(n_boot, len(uniq))).astype(float)[:, codes]
+
+
+def cox_binary(
+    duration: np.ndarray,
+    event: np.ndarray,
+    treated: np.ndarray,
+    weights: np.ndarray | None = None,
+    cluster: np.ndarray | None = None,
+    iterations: int = 25,
+) -> tuple[float, float]:
+    """Log hazard ratio of a binary covariate in a weighted Cox model (Breslow ties) and its
+    cluster-robust standard error (Lin & Wei 1989).
+
+    After matching or weighting the contrast has one covariate, so the partial likelihood is
+    one-dimensional: Newton's method on sorted cumulative sums, O(n log n). lifelines' robust,
+    clustered fit of the same model takes minutes on a cohort of this project's size.
+    """
+    d = np.asarray(duration, dtype=float)
+    e = np.asarray(event, dtype=bool)
+    z = np.asarray(treated, dtype=float)
+    w = np.ones(len(d)) if weights is None else np.asarray(weights, dtype=float)
+    times, inverse = np.unique(d, return_inverse=True)
+    dead = np.bincount(inverse, weights=w * e, minlength=len(times))
+    dead_z = np.bincount(inverse, weights=w * e * z, minlength=len(times))
+    at_w = np.bincount(inverse, weights=w, minlength=len(times))[::-1].cumsum()[::-1]
+    at_wz = np.bincount(inverse, weights=w * z, minlength=len(times))[::-1].cumsum()[::-1]
+    k = dead > 0
+    beta = 0.0
+    for _ in range(iterations):
+        s0 = at_w[k] - at_wz[k] + at_wz[k] * np.exp(beta)
+        zbar = at_wz[k] * np.exp(beta) / s0
+        score = dead_z[k].sum() - (dead[k] * zbar).sum()
+        info = (dead[k] * zbar * (1 - zbar)).sum()
+        if info <= 0:
+            return float("nan"), float("nan")
+        step = score / info
+        beta += step
+        if abs(step) < 1e-10:
+            break
+    s0 = at_w - at_wz + at_wz * np.exp(beta)
+    zbar = np.divide(at_wz * np.exp(beta), s0, out=np.zeros_like(s0), where=s0 > 0)
+    hazard = np.divide(dead, s0, out=np.zeros_like(s0), where=s0 > 0)
+    info = (dead * zbar * (1 - zbar)).sum()
+    # Score residuals: the event term minus the compensator accumulated up to each time.
+    cum_h = np.cumsum(hazard)
+    cum_hz = np.cumsum(hazard * zbar)
+    risk = np.exp(beta * z)
+    resid = w * (e * (z - zbar[inverse]) - risk * (z * cum_h[inverse] - cum_hz[inverse]))
+    groups = np.arange(len(d)) if cluster is None else np.unique(cluster, return_inverse=True)[1]
+    per_cluster = np.bincount(groups, weights=resid)
+    return float(beta), float(np.sqrt((per_cluster**2).sum()) / info)
