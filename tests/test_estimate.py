@@ -255,3 +255,29 @@ def test_estimates_per_stratum():
     assert a["n"]["treated"] + a["n"]["control"] == (df["segment"] == "a").sum()
     assert a["methods"]["iptw"]["risk_difference"]["se"] > 0
     assert a["verdict"]["level"] in ("reliable", "caution", "unreliable")
+
+
+def test_econml_effect_per_segment_finds_where_it_helps():
+    rng = np.random.default_rng(5)
+    n = 30_000
+    x, segment = rng.normal(size=n), rng.choice(["a", "b", "c"], n)
+    t = rng.random(n) < expit(0.8 * x)
+    effect = pd.Series(segment).map({"a": 0.0, "b": -0.1, "c": -0.2}).to_numpy()
+    p0 = expit(-1 - x)
+    p1 = np.clip(p0 + effect, 0.001, 1)
+    df = pd.DataFrame(
+        {"x": x, "segment": segment, "t": t, "y": (rng.random(n) < np.where(t, p1, p0)).astype(int)}
+    )
+    result = (
+        EffectEstimator(
+            "t", ["x", "segment"], outcome="y", by="segment", methods=("naive", "iptw"), n_boot=50
+        )
+        .fit(df)
+        .to_dict()
+    )
+    cate = result["cate"]["by"]
+    for level in "abc":
+        truth = (p1 - p0)[segment == level].mean()
+        half = (cate[level]["ci_high"] - cate[level]["ci_low"]) / 2
+        assert abs(cate[level]["estimate"] - truth) <= 3 * half / 1.96, level
+    assert cate["c"]["estimate"] < cate["b"]["estimate"] < cate["a"]["estimate"]

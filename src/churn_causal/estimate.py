@@ -62,6 +62,7 @@ class EffectResult:
     warnings: list[str] = field(default_factory=list)
     by: dict[str, dict[str, Any]] = field(default_factory=dict)  # per level of ``by``
     refutation: dict[str, Any] | None = None  # DoWhy's cross-check and refuters
+    cate: dict[str, Any] | None = None  # EconML's effect per level of ``by``
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -78,6 +79,8 @@ class EffectResult:
             out["by"] = self.by
         if self.refutation is not None:
             out["refutation"] = self.refutation
+        if self.cate is not None:
+            out["cate"] = self.cate
         primary = self.methods[primary_method(self.methods, self.estimand)]
         out["e_value"] = (
             e_value(primary["risk_difference"]) if "risk_difference" in primary else None
@@ -261,7 +264,27 @@ class EffectEstimator:
             diagnostics=diagnostics,
             warnings=notes,
             by=self._by_stratum(df) if self.by else {},
+            cate=self._cate(df, data, outcome_type) if self.by and len(chosen) > 1 else None,
             refutation=self._refute(df, data) if self.refute and "iptw" in methods else None,
+        )
+
+    def _cate(self, df: pd.DataFrame, data: _Data, outcome_type: str) -> dict[str, Any]:
+        """EconML's conditional effect per level of ``by``, beside the stratified estimates."""
+        from churn_causal.heterogeneity import cate_by_level
+
+        if outcome_type == "time_to_event":
+            y, c = _ipcw_outcome(data.duration, data.event, self.horizon)
+        else:
+            y, c = data.y, np.ones(len(data.t))
+        known = c > 0
+        return cate_by_level(
+            df[self.by][known],
+            data.x[known],
+            data.t[known],
+            y[known],
+            c[known],
+            binary=outcome_type != "continuous",
+            seed=self.seed,
         )
 
     def _refute(self, df: pd.DataFrame, data: _Data) -> dict[str, Any]:
