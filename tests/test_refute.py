@@ -77,3 +77,9 @@ def test_a_failed_refutation_calls_for_caution():
     }
     v = verdict(result)
     assert v["level"] == "caution" and "refutation failed: placebo treatment" in v["reasons"]
+
+
+def test_sampling_noise_alone_does_not_fail_a_refutation():
+    r = SimpleNamespace(new_effect=-0.0085, refutation_result={})
+    assert not _judge("placebo_treatment", -0.002, r)["passed"]
+    assert _judge("placebo_treatment", -0.002, r, noise=0.005)["passed"]

@@ -38,11 +38,12 @@ from sklearn.metrics import roc_auc_score
 from churn_causal.design import CATEGORICAL_COVARIATES, NUMERIC_COVARIATES, prior_count_columns
 from churn_causal.effects import _bootstrap, match_nearest
 from churn_causal.reliability import e_value, primary_method, verdict
-from churn_causal.survival import cox_binary, km_summary
+from churn_causal.survival import cox_binary, km_curve, km_summary
 
 SCHEMA_VERSION = 1
 METHODS = ("naive", "match", "iptw", "dr")
 LOGIT_CLIP = 12.0  # propensities between about 6e-6 and 1 - 6e-6
+CURVE_POINTS = 61  # survival curves in the result: the horizon in 60 steps
 
 
 class EstimationWarning(UserWarning):
@@ -63,6 +64,7 @@ class EffectResult:
     by: dict[str, dict[str, Any]] = field(default_factory=dict)  # per level of ``by``
     refutation: dict[str, Any] | None = None  # DoWhy's cross-check and refuters
     cate: dict[str, Any] | None = None  # EconML's effect per level of ``by``
+    curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # survival curves
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -81,6 +83,8 @@ class EffectResult:
             out["refutation"] = self.refutation
         if self.cate is not None:
             out["cate"] = self.cate
+        if self.curves:
+            out["curves"] = self.curves
         primary = self.methods[primary_method(self.methods, self.estimand)]
         out["e_value"] = (
             e_value(primary["risk_difference"]) if "risk_difference" in primary else None
@@ -108,6 +112,7 @@ class _Data:
     x: np.ndarray
     t: np.ndarray
     cluster: np.ndarray
+    shown: pd.DataFrame | None = None  # covariates as balance tables show them (every level)
     y: np.ndarray | None = None  # binary or continuous outcome
     duration: np.ndarray | None = None
     event: np.ndarray | None = None
@@ -190,7 +195,8 @@ class EffectEstimator:
             )
         x = self._encode(df, notes)
         cluster = df[self.cluster].to_numpy() if self.cluster else np.arange(len(df))
-        data = _Data(x=x, t=t, cluster=cluster)
+        shown = pd.get_dummies(df[self.covariates], dtype=float)
+        data = _Data(x=x, t=t, cluster=cluster, shown=shown)
         if self.outcome:
             data.y = df[self.outcome].to_numpy(dtype=float)
         else:
@@ -232,6 +238,8 @@ class EffectEstimator:
             else ("binary" if np.isin(data.y, [0, 1]).all() else "continuous")
         )
         methods: dict[str, dict[str, dict[str, float]]] = {}
+        balance: dict[str, np.ndarray] = {}
+        curves: dict[str, dict[str, list[float]]] = {}
         if diagnostics["overlap"]["share_treated_in_common_support"] < 0.5:
             notes.append(
                 "no overlap: fewer than half the treated have comparable untreated "
@@ -248,6 +256,15 @@ class EffectEstimator:
                 methods[method] = self._weighted_contrast(data, weights, outcome_type)
             if method == "iptw":
                 diagnostics.update(_balance(data.x, data.t, weights, "iptw_{}"))
+            if method != "dr":
+                balance[method] = _smd(data.shown.to_numpy(), data.t, weights)
+            curve = methods[method].pop("survival_curve", None)
+            if curve:
+                curves[method] = curve
+        diagnostics["balance"] = {
+            "covariates": list(data.shown.columns),
+            **{m: list(map(float, v)) for m, v in balance.items()},
+        }
         primary = primary_method(methods, self.estimand)
         for key in ("max_abs_smd", "variance_ratio_furthest"):
             after = diagnostics.get(f"{primary}_{key}")
@@ -263,9 +280,14 @@ class EffectEstimator:
             methods=methods,
             diagnostics=diagnostics,
             warnings=notes,
+            curves=curves,
             by=self._by_stratum(df) if self.by else {},
             cate=self._cate(df, data, outcome_type) if self.by and len(chosen) > 1 else None,
-            refutation=self._refute(df, data) if self.refute and "iptw" in methods else None,
+            refutation=(
+                self._refute(df, data, methods["iptw"]["risk_difference"]["se"])
+                if self.refute and "iptw" in methods
+                else None
+            ),
         )
 
     def _cate(self, df: pd.DataFrame, data: _Data, outcome_type: str) -> dict[str, Any]:
@@ -287,7 +309,7 @@ class EffectEstimator:
             seed=self.seed,
         )
 
-    def _refute(self, df: pd.DataFrame, data: _Data) -> dict[str, Any]:
+    def _refute(self, df: pd.DataFrame, data: _Data, se: float) -> dict[str, Any]:
         """DoWhy's estimate and refuters on the binary outcome (by the horizon, where known)."""
         from churn_causal.refute import dowhy_check
 
@@ -298,7 +320,7 @@ class EffectEstimator:
             outcome = "_event_by_horizon"
             df = df.assign(**{outcome: np.where(c > 0, y, np.nan)})
         return dowhy_check(
-            df, self.treatment, self.covariates, outcome, self.estimand, seed=self.seed
+            df, self.treatment, self.covariates, outcome, self.estimand, seed=self.seed, se=se
         )
 
     def _by_stratum(self, df: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -333,6 +355,15 @@ class EffectEstimator:
                 "share_treated_in_common_support": float(inside.mean()),
                 "propensity_quantiles_treated": _quantiles(p[data.t]),
                 "propensity_quantiles_control": _quantiles(p[~data.t]),
+                "histogram": {
+                    "edges": np.linspace(0, 1, 41).tolist(),
+                    "treated": np.histogram(p[data.t], np.linspace(0, 1, 41), density=True)[
+                        0
+                    ].tolist(),
+                    "control": np.histogram(p[~data.t], np.linspace(0, 1, 41), density=True)[
+                        0
+                    ].tolist(),
+                },
             },
         }
 
@@ -401,6 +432,16 @@ class EffectEstimator:
             out["risk_difference"]["risk_control"] = float(control[0])
         if outcome_type == "time_to_event":
             out["hazard_ratio"] = self._hazard_ratio(data, weights, treat | ctrl)
+            grid = np.linspace(0, self.horizon, CURVE_POINTS)
+            out["survival_curve"] = {
+                "days": grid.tolist(),
+                "treated": km_curve(
+                    data.duration[treat], data.event[treat], grid, weights[treat]
+                ).tolist(),
+                "control": km_curve(
+                    data.duration[ctrl], data.event[ctrl], grid, weights[ctrl]
+                ).tolist(),
+            }
         return out
 
     def _hazard_ratio(self, data: _Data, weights: np.ndarray, rows: np.ndarray) -> dict:
@@ -515,19 +556,23 @@ def _interval(point: float, boot: np.ndarray, n_t: int, n_c: int) -> dict[str, f
 def _balance(x: np.ndarray, t: np.ndarray, w: np.ndarray, name: str) -> dict[str, float]:
     """Largest absolute standardised mean difference of the encoded covariates under weights
     ``w`` (pooled SD of the unweighted groups), and the variance ratio furthest from 1."""
-    pooled = np.sqrt((x[t].var(axis=0) + x[~t].var(axis=0)) / 2)
-    m1 = np.average(x[t], axis=0, weights=w[t])
-    m0 = np.average(x[~t], axis=0, weights=w[~t])
-    v1 = np.average((x[t] - m1) ** 2, axis=0, weights=w[t])
-    v0 = np.average((x[~t] - m0) ** 2, axis=0, weights=w[~t])
+    smd = _smd(x, t, w)
+    v1 = np.cov(x[t], rowvar=False, aweights=w[t], ddof=0).reshape(-1)[:: x.shape[1] + 1]
+    v0 = np.cov(x[~t], rowvar=False, aweights=w[~t], ddof=0).reshape(-1)[:: x.shape[1] + 1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        smd = np.where(pooled > 0, (m1 - m0) / pooled, 0.0)
         ratio = np.where((v0 > 0) & (v1 > 0), v1 / v0, 1.0)
     worst = ratio[np.argmax(np.abs(np.log(ratio)))] if len(ratio) else 1.0
     return {
         name.format("max_abs_smd"): float(np.abs(smd).max()),
         name.format("variance_ratio_furthest"): float(worst),
     }
+
+
+def _smd(x: np.ndarray, t: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Signed standardised mean difference of each column under weights ``w``."""
+    pooled = np.sqrt((x[t].var(axis=0) + x[~t].var(axis=0)) / 2)
+    diff = np.average(x[t], axis=0, weights=w[t]) - np.average(x[~t], axis=0, weights=w[~t])
+    return np.divide(diff, pooled, out=np.zeros_like(diff), where=pooled > 0)
 
 
 def _ess(w: np.ndarray) -> float:

@@ -41,11 +41,16 @@ def dowhy_check(
     sample: int = 20_000,
     simulations: int = 10,
     seed: int = 0,
+    se: float | None = None,
 ) -> dict[str, Any]:
-    """DoWhy's propensity-weighting estimate and the three refutations, as a JSON-able dict."""
+    """DoWhy's propensity-weighting estimate and the three refutations, as a JSON-able dict.
+
+    ``se`` is the standard error of the estimate on all of ``df``; scaled to the sample, it
+    sets how much the refuted estimates may move by chance."""
     from dowhy import CausalModel
 
     rows = df[df[outcome].notna()]
+    noise = (se or 0.0) * np.sqrt(len(rows) / min(len(rows), sample))
     if len(rows) > sample:
         rows = rows.sample(sample, random_state=seed)
     x, names = _numeric(rows, covariates)
@@ -79,7 +84,7 @@ def dowhy_check(
                 random_seed=seed,
                 **params,
             )
-            refutation[name] = _judge(name, float(estimate.value), r)
+            refutation[name] = _judge(name, float(estimate.value), r, noise)
     return {
         "estimate": float(estimate.value),
         "method": "dowhy backdoor.propensity_score_weighting (stabilised)",
@@ -89,16 +94,14 @@ def dowhy_check(
     }
 
 
-def _judge(name: str, original: float, r: Any) -> dict[str, Any]:
+def _judge(name: str, original: float, r: Any, noise: float = 0.0) -> dict[str, Any]:
     """Did the refutation come out as it should? Placebo: the effect vanishes (within half the
-    original, or within 0.5 percentage points); the others: the estimate moves by less than a
-    quarter of itself (or 0.5 percentage points)."""
+    original); the others: the estimate moves by less than a quarter of itself. Never stricter
+    than 0.5 percentage points or two standard errors of an estimate on the sample (``noise``),
+    so that sampling noise alone does not fail a sound analysis."""
     new = float(np.asarray(r.new_effect).mean())
-    tolerance = (
-        max(0.5 * abs(original), 0.005)
-        if name == "placebo_treatment"
-        else max(0.25 * abs(original), 0.005)
-    )
+    share = 0.5 if name == "placebo_treatment" else 0.25
+    tolerance = max(share * abs(original), 0.005, 2 * noise)
     passed = (
         abs(new) <= tolerance if name == "placebo_treatment" else abs(new - original) <= tolerance
     )

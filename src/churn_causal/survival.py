@@ -9,27 +9,21 @@ from __future__ import annotations
 import numpy as np
 
 
-def km_summary(
-    duration: np.ndarray,
-    event: np.ndarray,
-    horizon: float,
-    weights: np.ndarray | None = None,
+def _km_steps(
+    duration: np.ndarray, event: np.ndarray, horizon: float, weights: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Risk 1 - S(horizon) and restricted mean survival time up to the horizon of the
-    (weighted) Kaplan-Meier estimator, one of each per row of ``weights`` (B, n)."""
+    """Distinct times up to the horizon and S just after each, one row per weight vector."""
     duration = np.asarray(duration, dtype=float)
     event = np.asarray(event, dtype=bool)
     w = np.ones((1, len(duration))) if weights is None else np.atleast_2d(weights).astype(float)
-    if len(duration) == 0:
-        return np.zeros(w.shape[0]), np.full(w.shape[0], float(horizon))
     order = np.argsort(duration, kind="stable")
     d, e, w = duration[order], event[order], w[:, order]
-    at_risk = np.cumsum(w[:, ::-1], axis=1)[:, ::-1]
     times, first = np.unique(d, return_index=True)
     keep = times <= horizon
     times, first = times[keep], first[keep]
     if len(times) == 0:
-        return np.zeros(w.shape[0]), np.full(w.shape[0], float(horizon))
+        return times, np.ones((w.shape[0], 0))
+    at_risk = np.cumsum(w[:, ::-1], axis=1)[:, ::-1]
     # Deaths at each time: sums over the block of equal durations (the last block ends at the
     # first duration beyond the horizon).
     ends = np.append(first[1:], np.searchsorted(d, times[-1], side="right"))
@@ -38,11 +32,33 @@ def km_summary(
     n = at_risk[:, first]
     hazard = np.divide(deaths, n, out=np.zeros_like(deaths), where=n > 0)
     with np.errstate(divide="ignore"):
-        surv = np.exp(np.cumsum(np.log1p(-hazard), axis=1))  # S just after each time
+        return times, np.exp(np.cumsum(np.log1p(-hazard), axis=1))
+
+
+def km_summary(
+    duration: np.ndarray,
+    event: np.ndarray,
+    horizon: float,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Risk 1 - S(horizon) and restricted mean survival time up to the horizon of the
+    (weighted) Kaplan-Meier estimator, one of each per row of ``weights`` (B, n)."""
+    times, surv = _km_steps(duration, event, horizon, weights)
+    if len(times) == 0:
+        return np.zeros(surv.shape[0]), np.full(surv.shape[0], float(horizon))
     # RMST: S is 1 until the first time, then steps; integrate up to the horizon.
     steps = np.diff(np.append(times, horizon))
     rmst = times[0] + (surv * steps).sum(axis=1)
     return 1.0 - surv[:, -1], rmst
+
+
+def km_curve(
+    duration: np.ndarray, event: np.ndarray, grid: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """The (weighted) Kaplan-Meier survival function at the points of ``grid``."""
+    times, surv = _km_steps(duration, event, float(np.max(grid)), weights)
+    at = np.searchsorted(times, grid, side="right") - 1
+    return np.where(at >= 0, surv[0, np.maximum(at, 0)] if len(times) else 1.0, 1.0)
 
 
 def km_risk(

@@ -1,0 +1,114 @@
+"""Figures drawn from an estimate's result (``EffectResult.to_dict()`` or its JSON).
+
+Everything a figure needs is in the result, so a report can be redrawn from ``result.json``
+without the data: the love plot, propensity overlap, adjusted survival curves, forest plot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+SMD_LIMIT = 0.1
+NAMES = {
+    "naive": "as observed",
+    "match": "matched",
+    "iptw": "weighted (IPTW)",
+    "dr": "doubly robust",
+}
+
+
+def _axes(ax: plt.Axes | None, size: tuple[float, float]) -> plt.Axes:
+    return ax if ax is not None else plt.subplots(figsize=size)[1]
+
+
+def love_plot(result: dict[str, Any], ax: plt.Axes | None = None) -> plt.Axes:
+    """Absolute standardised mean difference of every covariate (level), before and after."""
+    b = result["diagnostics"]["balance"]
+    order = np.argsort(np.abs(b["naive"]))
+    ax = _axes(ax, (8, 0.25 * len(order) + 1.2))
+    y = np.arange(len(order))
+    for method, marker in (("naive", "o"), ("match", "s"), ("iptw", "^")):
+        if method in b:
+            ax.scatter(np.abs(np.asarray(b[method]))[order], y, marker=marker, label=NAMES[method])
+    ax.axvline(SMD_LIMIT, color="grey", linestyle=":")
+    ax.set_yticks(y, [b["covariates"][i] for i in order])
+    ax.set_xlabel("absolute standardised mean difference (dotted: 0.1)")
+    ax.set_title("Covariate balance before and after adjustment")
+    ax.legend(loc="lower right")
+    return ax
+
+
+def overlap_plot(result: dict[str, Any], ax: plt.Axes | None = None) -> plt.Axes:
+    """Distributions of the propensity score among treated and untreated."""
+    h = result["diagnostics"]["overlap"]["histogram"]
+    ax = _axes(ax, (8, 3.5))
+    for group, color in (("treated", "C1"), ("control", "C0")):
+        ax.stairs(
+            h[group],
+            h["edges"],
+            label="untreated" if group == "control" else group,
+            color=color,
+            fill=True,
+            alpha=0.4,
+        )
+    share = result["diagnostics"]["overlap"]["share_treated_in_common_support"]
+    ax.set_xlabel("propensity score (chance of taking the touchpoint)")
+    ax.set_ylabel("density")
+    ax.set_title(f"Overlap: {100 * share:.1f}% of the treated lie in the untreated range")
+    ax.legend()
+    return ax
+
+
+def survival_plot(
+    result: dict[str, Any], method: str | None = None, ax: plt.Axes | None = None
+) -> plt.Axes:
+    """Retention after time zero: as observed (dashed) and adjusted by ``method`` (solid)."""
+    curves = result["curves"]
+    method = method or result["verdict"]["method"]
+    ax = _axes(ax, (8, 4.5))
+    for name, style in (("naive", "--"), (method, "-")):
+        c = curves[name]
+        for group, color in (("treated", "C1"), ("control", "C0")):
+            label = f"{'untreated' if group == 'control' else group}, {NAMES[name]}"
+            ax.step(c["days"], c[group], where="post", linestyle=style, color=color, label=label)
+    ax.set_xlabel("days after time zero")
+    ax.set_ylabel("share of customers retained")
+    ax.set_title("Retention: the gap between solid lines is the effect")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def forest_rows(result: dict[str, Any], scale: str = "risk_difference") -> list[tuple]:
+    """(label, estimate, low, high) per method, and per level of ``by`` for the primary one."""
+    rows = [
+        (NAMES[m], v[scale]["estimate"], v[scale]["ci_low"], v[scale]["ci_high"])
+        for m, v in result["methods"].items()
+        if scale in v
+    ]
+    primary = result["verdict"]["method"]
+    for level, part in result.get("by", {}).items():
+        est = part.get("methods", {}).get(primary, {}).get(scale)
+        if est:
+            rows.append(
+                (f"{level} ({NAMES[primary]})", est["estimate"], est["ci_low"], est["ci_high"])
+            )
+    return rows
+
+
+def forest_plot(rows: list[tuple], ax: plt.Axes | None = None, percent: bool = True) -> plt.Axes:
+    """Estimates with 95% intervals, one row each; the dotted line is no effect."""
+    ax = _axes(ax, (8, 0.45 * len(rows) + 1.2))
+    k = 100.0 if percent else 1.0
+    y = np.arange(len(rows))[::-1]
+    est = np.array([r[1] for r in rows]) * k
+    low = np.array([r[2] for r in rows]) * k
+    high = np.array([r[3] for r in rows]) * k
+    ax.errorbar(est, y, xerr=[est - low, high - est], fmt="o", capsize=3)
+    ax.axvline(0, color="grey", linestyle=":")
+    ax.set_yticks(y, [r[0] for r in rows])
+    ax.set_xlabel("effect on churn by the horizon, percentage points" if percent else "effect")
+    return ax
