@@ -47,13 +47,34 @@ def test_matching_without_controls_matches_nothing():
     assert (out == -1).all()
 
 
+@pytest.fixture(scope="module")
+def analyses(world_data):
+    return {
+        tp: TouchpointAnalysis(tp, n_boot=200, seed=1, refute=False).fit(world_data)
+        for tp in TOUCHPOINTS
+    }
+
+
 @pytest.mark.parametrize("touchpoint", TOUCHPOINTS)
-def test_matched_estimate_recovers_the_truth_the_naive_one_misses(world_data, world, touchpoint):
-    a = TouchpointAnalysis(touchpoint, n_boot=200, seed=1).fit(world_data)
+def test_report_estimate_recovers_the_truth_the_naive_one_misses(analyses, world, touchpoint):
+    a = analyses[touchpoint]
     truth = world.truth["touchpoints"][touchpoint]["att_risk_difference"]
-    m, n = a.matched_, a.naive_
-    assert abs(m.estimate - truth) <= 3 * m.se
-    assert abs(n.estimate - truth) > 10 * n.se  # the selection bias is material
-    assert abs(m.estimate - truth) < abs(n.estimate - truth) / 3
-    assert a.balance_ok()
-    assert a.sample_.matched_fraction > 0.95
+    m, n = a.effect(), a.effect("naive")
+    assert a.primary == "match"
+    assert abs(m["estimate"] - truth) <= 3 * m["se"]
+    assert abs(n["estimate"] - truth) > 10 * n["se"]  # the selection bias is material
+    assert abs(m["estimate"] - truth) < abs(n["estimate"] - truth) / 3
+    assert a.result_["diagnostics"]["max_abs_smd_after"] < 0.1
+    assert a.result_["diagnostics"]["matched_fraction"] > 0.95
+
+
+def test_report_tables_read_plainly(analyses, world):
+    a = analyses["cs_touch"]
+    summary = a.summary(world.truth)
+    assert list(summary.index) == ["as observed", "matched", "weighted (IPTW)", "doubly robust"]
+    assert summary.loc["as observed", "effect on churn (pp)"] > 0  # the naive sign is wrong
+    tiers = a.by_tier(world.truth)
+    assert list(tiers.index) == ["Enterprise", "Middle", "SMB"]
+    assert "EconML, all customers of the tier (pp)" in tiers.columns
+    assert "percentage points is selection" in a.headline()
+    assert a.verdict_note().startswith("**Verdict: ")

@@ -36,9 +36,9 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from churn_causal.design import CATEGORICAL_COVARIATES, NUMERIC_COVARIATES, prior_count_columns
-from churn_causal.effects import _bootstrap, match_nearest
+from churn_causal.effects import match_nearest
 from churn_causal.reliability import e_value, primary_method, verdict
-from churn_causal.survival import cox_binary, km_curve, km_summary
+from churn_causal.survival import cluster_bootstrap, cox_binary, km_curve, km_summary
 
 SCHEMA_VERSION = 1
 METHODS = ("naive", "match", "iptw", "dr")
@@ -418,7 +418,7 @@ class EffectEstimator:
             return {scale: y1 - y0}, y0
 
         point, control = stats(weights[None, :])
-        boot = _bootstrap(
+        boot = cluster_bootstrap(
             data.cluster,
             self.n_boot,
             self.seed,

@@ -67,7 +67,8 @@ def notebooks_dir() -> Path:
 
 
 def export_html(notebook: Path, target: Path, title: str) -> None:
-    """Notebook to HTML without code cells, with images inline and no external scripts."""
+    """Notebook to HTML without code cells or stderr, with images inline and no external
+    scripts."""
     exporter = HTMLExporter(
         template_name="offline",
         extra_template_basedirs=[str(resources.files("churn_causal") / "templates")],
@@ -78,6 +79,11 @@ def export_html(notebook: Path, target: Path, title: str) -> None:
     )
     nb = nbformat.read(notebook, as_version=4)
     nb.metadata["title"] = title
+    for cell in nb.cells:  # library warnings on stderr are for the .ipynb, not for readers
+        if cell.cell_type == "code":
+            cell.outputs = [
+                o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")
+            ]
     body, _ = exporter.from_notebook_node(nb)
     target.write_text(body, encoding="utf-8")
 

@@ -129,3 +129,13 @@ def cox_binary(
     groups = np.arange(len(d)) if cluster is None else np.unique(cluster, return_inverse=True)[1]
     per_cluster = np.bincount(groups, weights=resid)
     return float(beta), float(np.sqrt((per_cluster**2).sum()) / info)
+
+
+def cluster_bootstrap(
+    clusters: np.ndarray, n_boot: int, seed: int, statistic, batch: int = 25
+) -> np.ndarray:
+    """``statistic(weights)`` for ``n_boot`` cluster-bootstrap weight rows, ``batch`` at a time
+    so that memory stays at ``batch x rows`` whatever ``n_boot`` is."""
+    rng = np.random.default_rng(seed)
+    sizes = [min(batch, n_boot - i) for i in range(0, n_boot, batch)]
+    return np.concatenate([statistic(cluster_poisson_weights(clusters, b, rng)) for b in sizes])
