@@ -328,7 +328,7 @@ class EffectEstimator:
         if self.by not in df.columns:
             raise ValueError(f"by='{self.by}' is not a column of the table")
         sub = copy.copy(self)
-        sub.by = None
+        sub.by, sub.refute = None, False  # refuted once, on the whole table
         sub.exact = tuple(c for c in self.exact if c != self.by)
         out = {}
         for level, part in df.groupby(self.by, observed=True, sort=True):
