@@ -83,3 +83,25 @@ def test_sampling_noise_alone_does_not_fail_a_refutation():
     r = SimpleNamespace(new_effect=-0.0085, refutation_result={})
     assert not _judge("placebo_treatment", -0.002, r)["passed"]
     assert _judge("placebo_treatment", -0.002, r, noise=0.005)["passed"]
+
+
+def test_dowhy_agrees_when_uptake_is_rare():
+    """Most propensities below 0.05: DoWhy's default clipping to [0.05, 0.95] would bias it."""
+    import numpy as np
+    import pandas as pd
+    from scipy.special import expit
+
+    rng = np.random.default_rng(2)
+    n = 20_000
+    x = rng.normal(size=n)
+    t = rng.random(n) < expit(-3.5 + 1.2 * x)
+    p0, p1 = expit(-1 - x), expit(-1 - x - 0.5)
+    df = pd.DataFrame({"x": x, "t": t, "y": (rng.random(n) < np.where(t, p1, p0)).astype(int)})
+    truth = float((p1 - p0)[t].mean())
+    result = (
+        EffectEstimator("t", ["x"], outcome="y", methods=("naive", "iptw"), refute=True, n_boot=100)
+        .fit(df)
+        .to_dict()
+    )
+    se = result["methods"]["iptw"]["risk_difference"]["se"]
+    assert abs(result["refutation"]["estimate"] - truth) <= 3 * se
