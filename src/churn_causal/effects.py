@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 _STRATUM_GAP = 1_000.0  # larger than any logit range: keys of different strata never mix
-_LOGIT_CLIP = 30.0
+LOGIT_CLIP = 12.0
 
 
 def design_matrix(df: pd.DataFrame, numeric: list[str], categorical: list[str]) -> np.ndarray:
@@ -27,11 +27,16 @@ def design_matrix(df: pd.DataFrame, numeric: list[str], categorical: list[str]) 
     return np.hstack([x, dummies.to_numpy()])
 
 
+def fit_logit(x: np.ndarray, treated: np.ndarray) -> np.ndarray:
+    """Logit of P(treated | x) from an (all but) unpenalised logistic regression, clipped so
+    that propensities stay between about 6e-6 and 1 - 6e-6."""
+    model = LogisticRegression(C=1e4, max_iter=5000).fit(x, treated)
+    return np.clip(model.decision_function(x), -LOGIT_CLIP, LOGIT_CLIP)
+
+
 def propensity_logit(df: pd.DataFrame, numeric: list[str], categorical: list[str]) -> np.ndarray:
-    """Logit of P(treated | covariates) from a logistic regression."""
-    x = design_matrix(df, numeric, categorical)
-    model = LogisticRegression(C=1e4, max_iter=2000).fit(x, df["treated"].to_numpy())
-    return np.clip(model.decision_function(x), -_LOGIT_CLIP, _LOGIT_CLIP)
+    """Logit of P(treated | covariates) of a table with a ``treated`` column."""
+    return fit_logit(design_matrix(df, numeric, categorical), df["treated"].to_numpy())
 
 
 def match_nearest(

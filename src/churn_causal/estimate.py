@@ -36,13 +36,12 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from churn_causal.design import CATEGORICAL_COVARIATES, NUMERIC_COVARIATES, prior_count_columns
-from churn_causal.effects import match_nearest
+from churn_causal.effects import fit_logit, match_nearest
 from churn_causal.reliability import e_value, primary_method, verdict
 from churn_causal.survival import cluster_bootstrap, cox_binary, km_curve, km_summary
 
 SCHEMA_VERSION = 1
 METHODS = ("naive", "match", "iptw", "dr")
-LOGIT_CLIP = 12.0  # propensities between about 6e-6 and 1 - 6e-6
 CURVE_POINTS = 61  # survival curves in the result: the horizon in 60 steps
 
 
@@ -342,8 +341,7 @@ class EffectEstimator:
         return out
 
     def _propensity(self, data: _Data) -> np.ndarray:
-        model = LogisticRegression(C=1e4, max_iter=5000).fit(data.x, data.t)
-        return np.clip(model.decision_function(data.x), -LOGIT_CLIP, LOGIT_CLIP)
+        return fit_logit(data.x, data.t)
 
     def _overlap(self, data: _Data, logit: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         lo, hi = logit[~data.t].min(), logit[~data.t].max()
