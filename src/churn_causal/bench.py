@@ -46,12 +46,13 @@ def _match_versus_dowhy(rows: int) -> dict:
 
     import numpy as np
 
-    from churn_causal.effects import match_nearest, propensity_logit
+    from churn_causal.effects import fit_logit, match_nearest
 
     df = _synthetic(rows)
     covariates = [c for c in df.columns if c.startswith("x")]
     t0 = time.perf_counter()
-    logit = propensity_logit(df.rename(columns={"t": "treated"}), covariates, [])
+    x = df[covariates].to_numpy()
+    logit = fit_logit((x - x.mean(axis=0)) / x.std(axis=0), df["t"].to_numpy())
     partner = match_nearest(logit, df["t"].to_numpy(), np.zeros(rows))
     matched = partner >= 0
     y = df["y"].to_numpy()

@@ -1,4 +1,4 @@
-"""Propensity scores and nearest-neighbour matching on their logit.
+"""The propensity logit and nearest-neighbour matching on it.
 
 Matching is balanced risk-set matching (Li, Propert & Rosenbaum 2001) when the strata are trial
 month and tier: each treated customer-month is matched to the nearest untreated customer-month
@@ -16,27 +16,11 @@ _STRATUM_GAP = 1_000.0  # larger than any logit range: keys of different strata 
 LOGIT_CLIP = 12.0
 
 
-def design_matrix(df: pd.DataFrame, numeric: list[str], categorical: list[str]) -> np.ndarray:
-    """Standardised numeric columns and one-hot categorical columns (first level dropped)."""
-    x = df[numeric].to_numpy(dtype=float)
-    sd = x.std(axis=0)
-    x = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-    if not categorical:
-        return x
-    dummies = pd.get_dummies(df[categorical].astype(str), drop_first=True, dtype=float)
-    return np.hstack([x, dummies.to_numpy()])
-
-
 def fit_logit(x: np.ndarray, treated: np.ndarray) -> np.ndarray:
     """Logit of P(treated | x) from an (all but) unpenalised logistic regression, clipped so
     that propensities stay between about 6e-6 and 1 - 6e-6."""
     model = LogisticRegression(C=1e4, max_iter=5000).fit(x, treated)
     return np.clip(model.decision_function(x), -LOGIT_CLIP, LOGIT_CLIP)
-
-
-def propensity_logit(df: pd.DataFrame, numeric: list[str], categorical: list[str]) -> np.ndarray:
-    """Logit of P(treated | covariates) of a table with a ``treated`` column."""
-    return fit_logit(design_matrix(df, numeric, categorical), df["treated"].to_numpy())
 
 
 def match_nearest(
