@@ -47,6 +47,6 @@ def test_bad_input_exits_2_with_a_message(tmp_path, monkeypatch, capsys, argv, m
 
 
 def test_impossible_design_exits_2(small_dir, tmp_path, capsys):
-    argv = ["report", "--data", small_dir, "--out", str(tmp_path), "--first-month", "0"]
+    argv = ["report", "--data", small_dir, "--out", str(tmp_path), "--first-trial", "0"]
     assert main(argv) == 2
     assert "trial design" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from itertools import product
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from churn_causal.design import (
 from churn_causal.simulate import TOUCHPOINTS, simulate
 from churn_causal.tables import CSData
 from churn_causal.trials import TrialDesign
+from churn_causal.truth import truth_for
 
 START = pd.Timestamp("2024-01-01")
 
@@ -59,7 +61,7 @@ def hand_made(churn_day: int | None = 40) -> CSData:
     return CSData(customers, health, touches)
 
 
-DESIGN = TrialDesign(first_month=1, last_month=4, window_months=1, horizon_days=365)
+DESIGN = TrialDesign(first=1, last=4, window=1, horizon_days=365)
 # Two customers on straight-line health trends drift a lot relative to their spread; the
 # drift warning is tested on realistic data below.
 pytestmark = pytest.mark.filterwarnings("ignore::churn_causal.design.DesignWarning")
@@ -121,12 +123,12 @@ def test_health_trend_is_a_least_squares_slope_over_90_days():
 
 @pytest.mark.filterwarnings("default::churn_causal.design.DesignWarning")
 def test_long_windows_warn_that_baseline_health_goes_stale(world_data):
-    design = TrialDesign(last_month=9, window_months=3)
+    design = TrialDesign(last=9, window=3)
     with pytest.warns(DesignWarning, match="shorter window"):
         long = build_cohort(world_data, "support", design)
     with warnings.catch_warnings():
         warnings.simplefilter("error", DesignWarning)
-        monthly = build_cohort(world_data, "support", TrialDesign(last_month=9))
+        monthly = build_cohort(world_data, "support", TrialDesign(last=9))
     assert long.attrs["window_drift"] > monthly.attrs["window_drift"]
 
 
@@ -156,9 +158,9 @@ def test_no_covariate_uses_data_from_the_window_or_later(world_data):
     The rule: health readings dated up to the window's first day (a score describes the state
     at its date), touches strictly before it (a touch on the first day is treatment)."""
     data = world_data
-    design = TrialDesign(first_month=7, last_month=7)
+    design = TrialDesign(first=7, last=7)
     start = data.customers.set_index("customer_id")["start_date"]
-    first_day = start + pd.Timedelta(days=design.window(7)[0])
+    first_day = start + pd.Timedelta(days=design.window_days(7)[0])
 
     def window_start(df: pd.DataFrame) -> np.ndarray:
         return first_day.reindex(df["customer_id"]).to_numpy()
@@ -183,9 +185,9 @@ def test_cohort_reproduces_the_simulator_truth_without_censoring():
     far = {"calendar": {"data_end": "2029-12-31"}}
     sim = simulate(3_000, seed=21, params=far)
     data = CSData(sim.customers, sim.health, sim.touches)
-    for tp in TOUCHPOINTS:
-        c = build_cohort(data, tp, TrialDesign(), data_end="2029-12-31")
-        truth = sim.truth["touchpoints"][tp]
+    for tp, design in product(TOUCHPOINTS, (TrialDesign(), TrialDesign.weekly())):
+        c = build_cohort(data, tp, design, data_end="2029-12-31")
+        truth = truth_for(sim.truth, design)[tp]
         assert c["churned_by_horizon"].notna().all()
         treated = c["treated"]
         assert treated.sum() == truth["n_treated"] + truth["in_window"]["saved_in_window"]

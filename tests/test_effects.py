@@ -58,7 +58,7 @@ def analyses(world_data):
 @pytest.mark.parametrize("touchpoint", TOUCHPOINTS)
 def test_report_estimate_recovers_the_truth_the_naive_one_misses(analyses, world, touchpoint):
     a = analyses[touchpoint]
-    truth = world.truth["touchpoints"][touchpoint]["att_risk_difference"]
+    truth = a.true_effects(world.truth)["att_risk_difference"]
     m, n = a.effect(), a.effect("naive")
     assert a.primary == "match"
     assert abs(m["estimate"] - truth) <= 3 * m["se"]

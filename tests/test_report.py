@@ -67,7 +67,7 @@ def test_run_is_published_with_manifest_and_latest_link(run):
     assert (out / "latest").resolve() == (out / "r1").resolve()
     assert not list(out.glob(".staging-*"))
     m = json.loads((out / "r1" / "manifest.json").read_text())
-    assert m["parameters"]["design"]["horizon_days"] == 365
+    assert m["parameters"]["designs"]["seminar"]["horizon_days"] == 365
     assert len(m["data_fingerprint"]["sha256"]) == 64
     assert set(m["data_fingerprint"]["files"]) >= {"customers.parquet", "touches.parquet"}
     assert m["environment"]["packages"]["lifelines"]

@@ -11,7 +11,7 @@ import pytest
 
 from churn_causal.simulate import default_params, merge_params, parse_assignments, simulate
 from churn_causal.trials import WEEK_DAYS, TrialDesign
-from churn_causal.truth import counterfactual_churn, run_factual
+from churn_causal.truth import counterfactual_churn, run_factual, truth_for
 from churn_causal.world import TOUCHPOINTS, World, make_population
 
 
@@ -48,7 +48,7 @@ def test_tables_follow_the_output_contract(world):
     assert set(t["touchpoint"].unique()) == set(TOUCHPOINTS)
     values = h[["score", "action", "utilization", "penetration"]].to_numpy()
     assert values.min() >= 0 and values.max() <= 100
-    end = pd.Timestamp(world.truth["design"]["data_end"])
+    end = pd.Timestamp(world.truth["data_end"])
     assert h["date"].max() <= end and t["date"].max() <= end and c["churn_date"].max() <= end
     span = (c["start_date"].max() - c["start_date"].min()).days
     assert 700 <= span <= 730  # contract starts spread over about two years
@@ -71,36 +71,52 @@ def test_annual_contracts_churn_only_at_renewal(world):
     assert (monthly < 300).sum() > 100  # monthly contracts leave in any month
 
 
-def test_untreated_customers_have_identical_outcomes_in_both_worlds():
-    """Common random numbers: removing nothing must reproduce the factual path exactly."""
+def test_outcomes_are_identical_in_both_worlds_unless_an_event_is_removed():
+    """Common random numbers: removing no event must reproduce the factual path exactly.
+
+    Each treated unit is re-simulated with another touchpoint's window events removed: units that
+    had none of those keep their factual churn day; removing real events changes some."""
     p = default_params()
-    design = TrialDesign(first_month=1, last_month=8, window_months=1, horizon_days=365)
-    pop = make_population(3_000, seed=7, p=p)
+    design = TrialDesign(first=1, last=12, window=1, horizon_days=365)
+    pop = make_population(6_000, seed=7, p=p)
     world = World(p, weeks=design.last_day_needed // WEEK_DAYS + 1)
-    state, trials, _, _ = run_factual(world, pop, p, design, np.full(3_000, 10**6))
+    state, trials, _, _ = run_factual(world, pop, p, {"month": design}, np.full(6_000, 10**6))
     compared = changed = 0
     for trial in trials:
-        eligible = trial.snapshot.alive
-        # The counterfactual world is simulated up to the end of the trial's horizon.
-        end = trial.hi + design.horizon_days + 1
-        untreated = dataclasses.replace(trial, treated=~trial.treated)
-        for k, cf in enumerate(counterfactual_churn(world, untreated, design)):
-            rows = np.flatnonzero(untreated.treated[:, k] & eligible)
-            assert np.array_equal(np.minimum(cf, end), np.minimum(state.churn_day[rows], end))
-            compared += len(rows)
-        for k, cf in enumerate(counterfactual_churn(world, trial, design)):
-            rows = np.flatnonzero(trial.treated[:, k] & eligible)
-            changed += int((np.minimum(cf, end) != np.minimum(state.churn_day[rows], end)).sum())
-    assert compared > 50_000
-    assert changed > 0  # removing real events does change some outcomes
+        end = trial.hi + design.horizon_days + 1  # simulated up to the end of the horizon
+        factual = np.minimum(state.churn_day[trial.unit_rows], end)
+        other_k = (trial.unit_k + 1) % 4
+        other = dataclasses.replace(trial, unit_k=other_k)
+        cf = np.minimum(counterfactual_churn(world, other, design.horizon_days), end)
+        had_other = trial.treated[trial.unit_rows, other_k]
+        assert np.array_equal(cf[~had_other], factual[~had_other])
+        compared += int((~had_other).sum())
+        cf = np.minimum(counterfactual_churn(world, trial, design.horizon_days), end)
+        changed += int((cf != factual).sum())
+    assert compared > 20_000
+    assert changed > 0
+
+
+def test_weekly_and_monthly_truths_are_both_written(world):
+    t = world.truth["designs"]
+    assert t["month"]["design"]["unit"] == "month" and t["week"]["design"]["unit"] == "week"
+    for tp in TOUCHPOINTS:
+        # Weekly windows hold fewer events than monthly ones, but over 4x as many trials.
+        assert (
+            t["week"]["touchpoints"][tp]["n_treated"] > t["month"]["touchpoints"][tp]["n_treated"]
+        )
+    assert truth_for(world.truth, TrialDesign.weekly()) is t["week"]["touchpoints"]
+    assert truth_for(world.truth, TrialDesign()) is t["month"]["touchpoints"]
+    assert truth_for(world.truth, TrialDesign(last=9)) is None
 
 
 def test_truth_json_has_the_documented_keys(world):
     t = world.truth
     assert t["schema_version"] == 1 and t["seed"] == 11 and t["customers"] == 20_000
-    assert t["design"]["horizon_days"] == 365 and t["design"]["first_month"] == 1
+    month = t["designs"]["month"]
+    assert month["design"]["horizon_days"] == 365 and month["design"]["first"] == 1
     for tp in TOUCHPOINTS:
-        row = t["touchpoints"][tp]
+        row = month["touchpoints"][tp]
         for key in (
             "n_treated",
             "att_risk_difference",
@@ -117,7 +133,7 @@ def test_truth_json_has_the_documented_keys(world):
 def test_default_selection_biases_the_naive_contrast(world):
     """As CS teams report: support, seminar and community look better than they are;
     cs_touch looks worse."""
-    tp = world.truth["touchpoints"]
+    tp = world.truth["designs"]["month"]["touchpoints"]
     for name in ("support", "seminar", "community"):
         assert tp[name]["att_risk_difference"] < 0  # they do prevent churn ...
         # ... but the naive contrast overstates it by several percentage points
@@ -129,7 +145,7 @@ def test_default_selection_biases_the_naive_contrast(world):
 
 
 def test_cs_touch_effect_differs_by_tier(world):
-    by_tier = world.truth["touchpoints"]["cs_touch"]["by_tier"]
+    by_tier = world.truth["designs"]["week"]["touchpoints"]["cs_touch"]["by_tier"]
     effects = [by_tier[t]["att_risk_difference"] for t in ("Enterprise", "Middle", "SMB")]
     assert all(e < 0 for e in effects)
     assert max(effects) - min(effects) > 0.005
@@ -140,7 +156,7 @@ def test_early_health_separates_later_churners(world):
     those retained a year or more."""
     c, h = world.customers, world.health
     tenure = (c["churn_date"] - c["start_date"]).dt.days
-    observed = (pd.Timestamp(world.truth["design"]["data_end"]) - c["start_date"]).dt.days
+    observed = (pd.Timestamp(world.truth["data_end"]) - c["start_date"]).dt.days
     group = pd.Series(
         np.select(
             [tenure < 365, (tenure.isna() | (tenure >= 365)) & (observed >= 365)],

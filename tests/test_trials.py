@@ -1,33 +1,45 @@
 import numpy as np
 import pytest
 
-from churn_causal.trials import MONTH_DAYS, TrialDesign, month_start_day
+from churn_causal.trials import MONTH_DAYS, TrialDesign, period_start_day
 
 
 def test_months_tile_the_year():
-    starts = month_start_day(np.arange(1, 26))
+    starts = period_start_day(np.arange(1, 26))
     assert starts[0] == 0
     assert starts[12] == 365  # month 13 starts one year in
     assert starts[24] == 730
     assert np.all(np.diff(starts) >= 30) and np.all(np.diff(starts) <= 31)
     assert pytest.approx(30.4375) == MONTH_DAYS
+    assert list(period_start_day(np.arange(1, 4), "week")) == [0, 7, 14]
 
 
 def test_windows_are_contiguous_and_horizon_counts_from_time_zero():
-    d = TrialDesign(first_month=1, last_month=18, window_months=1, horizon_days=365)
-    for m in d.months[:-1]:
-        assert d.window(m)[1] == d.window(m + 1)[0]
-    assert d.last_day_needed == d.window(18)[1] + 365
-    assert TrialDesign(window_months=3).window(2) == (30, 121)
+    d = TrialDesign(first=1, last=18, window=1, horizon_days=365)
+    for m in d.trials[:-1]:
+        assert d.window_days(m)[1] == d.window_days(m + 1)[0]
+    assert d.last_day_needed == d.window_days(18)[1] + 365
+    assert TrialDesign(window=3).window_days(2) == (30, 121)
+    assert TrialDesign.weekly().window_days(2) == (7, 14)
+
+
+def test_weekly_trials_cover_the_same_tenure_and_are_the_default_for_reactive_touchpoints():
+    month, week = TrialDesign(), TrialDesign.weekly()
+    assert abs(week.window_days(week.last)[1] - month.window_days(month.last)[1]) < 7
+    assert TrialDesign.for_touchpoint("cs_touch") == week
+    assert TrialDesign.for_touchpoint("seminar") == month
+    assert TrialDesign.for_touchpoint("cs_touch", unit="month", last=18) == month
+    assert week.describe().startswith("weekly trials for weeks 1-78")
 
 
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"first_month": 0},
-        {"first_month": 5, "last_month": 4},
-        {"window_months": 0},
+        {"first": 0},
+        {"first": 5, "last": 4},
+        {"window": 0},
         {"horizon_days": 0},
+        {"unit": "day"},
     ],
 )
 def test_impossible_designs_are_refused(kwargs):

@@ -17,6 +17,7 @@ from churn_causal.estimate import cohort_estimator
 from churn_causal.plots import NAMES
 from churn_causal.tables import CSData
 from churn_causal.trials import TrialDesign
+from churn_causal.truth import truth_for
 
 
 def load_truth(data_source: str | Path) -> dict | None:
@@ -43,7 +44,7 @@ class TouchpointAnalysis:
         refute: bool = True,
     ) -> None:
         self.touchpoint = touchpoint
-        self.design = design or TrialDesign()
+        self.design = design or TrialDesign.for_touchpoint(touchpoint)
         self.n_boot, self.seed, self.refute = n_boot, seed, refute
 
     def fit(self, data: CSData) -> TouchpointAnalysis:
@@ -68,15 +69,15 @@ class TouchpointAnalysis:
 
     # ------------------------------------------------------------------ reading results
     def cohort_summary(self) -> pd.DataFrame:
-        c, r = self.cohort_, self.result_
+        c, r, unit = self.cohort_, self.result_, self.design.unit
         rows = {
-            "customer-months (trials x customers)": len(c),
+            f"customer-{unit}s (trials x customers)": len(c),
             "customers": c["customer_id"].nunique(),
-            "treated customer-months": int(c["treated"].sum()),
-            "untreated customer-months": int((~c["treated"]).sum()),
-            "churned inside the treatment month (left out)": c.attrs["churned_in_window"],
+            f"treated customer-{unit}s": int(c["treated"].sum()),
+            f"untreated customer-{unit}s": int((~c["treated"]).sum()),
+            f"churned inside the treatment {unit} (left out)": c.attrs["churned_in_window"],
             "left out for missing baseline health": len(c) - sum(r["n"].values()),
-            "treated customer-months matched": round(
+            f"treated customer-{unit}s matched": round(
                 r["diagnostics"].get("matched_fraction", 0) * r["n"]["treated"]
             ),
         }
@@ -98,8 +99,8 @@ class TouchpointAnalysis:
                 if "hazard_ratio" in scales
                 else None,
             }
-            if truth is not None:
-                t = truth["touchpoints"][self.touchpoint]
+            t = self.true_effects(truth)
+            if t is not None:
                 # The naive row's target is the naive contrast itself; the others' the ATT.
                 key = "naive_risk_difference" if method == "naive" else "att_risk_difference"
                 row["simulator truth (pp)"] = round(100 * t[key], 2)
@@ -127,13 +128,19 @@ class TouchpointAnalysis:
                 row["EconML, all customers of the tier (pp)"] = round(
                     100 * cate[tier]["estimate"], 2
                 )
-            if truth is not None:
-                t = truth["touchpoints"][self.touchpoint]["by_tier"].get(tier, {})
+            t = self.true_effects(truth)
+            if t is not None:
+                t = t["by_tier"].get(tier, {})
                 row["simulator truth (pp)"] = round(
                     100 * t.get("att_risk_difference", float("nan")), 2
                 )
             rows.append(row)
         return pd.DataFrame(rows).set_index("tier")
+
+    def true_effects(self, truth: dict | None) -> dict | None:
+        """The simulator's truth for this touchpoint under this design, if it has one."""
+        per_touchpoint = truth_for(truth, self.design) if truth is not None else None
+        return per_touchpoint[self.touchpoint] if per_touchpoint else None
 
     def refutation_table(self) -> pd.DataFrame:
         """DoWhy's refuters: what each found, what it should find, and whether it did."""
@@ -164,7 +171,8 @@ class TouchpointAnalysis:
             else ("has no clear effect on")
         )
         return (
-            f"Compared with similar customers in the same month of tenure, a {self.touchpoint} "
+            f"Compared with similar customers in the same {self.design.unit} of tenure, a "
+            f"{self.touchpoint} "
             f"{verb} the chance of churning within {months:.0f} months: "
             f"{pp(m['estimate'])} (95% CI {pp(m['ci_low'])} to {pp(m['ci_high'])}). "
             f"The plain comparison says {pp(n['estimate'])}; the gap of "
@@ -188,7 +196,10 @@ class TouchpointAnalysis:
         """How far each estimate is from the simulator's exact truth (simulated data only)."""
         if truth is None:
             return "No truth.json beside the data: real data, so no ground truth to compare with."
-        t = truth["touchpoints"][self.touchpoint]["att_risk_difference"]
+        true = self.true_effects(truth)
+        if true is None:
+            return "The simulator wrote no truth for this design, so there is none to compare with."
+        t = true["att_risk_difference"]
         m, n = self.effect(), self.effect("naive")
         covered = "covers" if m["ci_low"] <= t <= m["ci_high"] else "misses"
         return (

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from churn_causal.trials import TrialDesign
+from churn_causal.trials import PERIOD_DAYS, REACTIVE_TOUCHPOINTS, TrialDesign
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
@@ -58,13 +58,17 @@ def _simulate(args: argparse.Namespace) -> int:
     out = result.write(args.out)
     seconds = time.perf_counter() - t0
     print(f"simulated {args.customers} customers (seed {args.seed}) in {seconds:.1f} s -> {out}")
-    print(f"{'touchpoint':<11} {'treated':>8} {'true ATT':>9} {'naive':>8}  (churn by horizon, pp)")
+    print(
+        f"{'touchpoint':<11} {'trials':<7} {'treated':>8} {'true ATT':>9} {'naive':>8}"
+        "  (churn by horizon, pp)"
+    )
     for tp in TOUCHPOINTS:
-        t = result.truth["touchpoints"][tp]
-        print(
-            f"{tp:<11} {t['n_treated']:>8} {100 * t['att_risk_difference']:>+9.2f} "
-            f"{100 * t['naive_risk_difference']:>+8.2f}"
-        )
+        for name, entry in result.truth["designs"].items():
+            t = entry["touchpoints"][tp]
+            print(
+                f"{tp:<11} {name:<7} {t['n_treated']:>8} {100 * t['att_risk_difference']:>+9.2f} "
+                f"{100 * t['naive_risk_difference']:>+8.2f}"
+            )
     return 0
 
 
@@ -107,7 +111,7 @@ def _report(args: argparse.Namespace) -> int:
     from churn_causal.tables import DataError
 
     data, cfg = _data_source(args)
-    design = _design(args)
+    design = _design_overrides(args)
     touchpoints = args.touchpoints.split(",") if args.touchpoints else cfg.get("touchpoints")
     try:
         result = run_report(
@@ -158,9 +162,10 @@ def _estimate(args: argparse.Namespace) -> int:
             except DataError as exc:
                 _print_problems(exc.problems)
                 return EXIT_BAD_INPUT
-            df = build_cohort(data, args.touchpoint, _design(args))
+            design = _design(_design_overrides(args), args.touchpoint)
+            df = build_cohort(data, args.touchpoint, design)
             estimator = cohort_estimator(
-                data.touchpoints, args.horizon_days, by=args.by or "tier", **options
+                data.touchpoints, design.horizon_days, by=args.by or "tier", **options
             )
         result = estimator.fit(df)
     except ValueError as exc:
@@ -199,9 +204,23 @@ def _table_spec(args: argparse.Namespace) -> dict:
     }
 
 
-def _design(args: argparse.Namespace) -> TrialDesign:
+def _design_overrides(args: argparse.Namespace) -> dict:
+    """The design options given on the command line (the rest stay the touchpoint's default)."""
+    given = {
+        "unit": args.trial_unit,
+        "first": args.first_trial,
+        "last": args.last_trial,
+        "window": args.window,
+        "horizon_days": args.horizon_days,
+    }
+    overrides = {k: v for k, v in given.items() if v is not None}
+    _design(overrides, "")  # refuse an impossible design before any work
+    return overrides
+
+
+def _design(overrides: dict, touchpoint: str) -> TrialDesign:
     try:
-        return TrialDesign(args.first_month, args.last_month, args.window_months, args.horizon_days)
+        return TrialDesign.for_touchpoint(touchpoint, **overrides)
     except ValueError as exc:
         raise BadInput(f"trial design: {exc}") from exc
 
@@ -238,18 +257,17 @@ def _data_options(p: argparse.ArgumentParser, flag: str = "--data") -> None:
 
 
 def _design_options(p: argparse.ArgumentParser) -> None:
-    d = TrialDesign()
-    p.add_argument("--first-month", type=int, default=d.first_month, help="first trial month")
-    p.add_argument("--last-month", type=int, default=d.last_month, help="last trial month")
-    p.add_argument(
-        "--window-months", type=int, default=d.window_months, help="treatment window in months"
+    g = p.add_argument_group(
+        "trial design",
+        "default: monthly trials for months 1-18 of tenure, one-month window, 365-day horizon; "
+        f"weekly trials for weeks 1-78 for touchpoints that react to the week's health "
+        f"({', '.join(REACTIVE_TOUCHPOINTS)})",
     )
-    p.add_argument(
-        "--horizon-days",
-        type=int,
-        default=d.horizon_days,
-        help="follow-up after time zero, in days",
-    )
+    g.add_argument("--trial-unit", choices=sorted(PERIOD_DAYS), help="monthly or weekly trials")
+    g.add_argument("--first-trial", type=int, help="first month (or week) of tenure with a trial")
+    g.add_argument("--last-trial", type=int, help="last month (or week) of tenure with a trial")
+    g.add_argument("--window", type=int, help="treatment window in months (or weeks)")
+    g.add_argument("--horizon-days", type=int, help="follow-up after time zero, in days")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -290,10 +308,10 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add DoWhy's cross-check and refuters (placebo, random cause, subsets)",
     )
-    cs = e.add_argument_group("CS data (a cohort of monthly target trials)")
+    cs = e.add_argument_group("CS data (a cohort of target trials)")
     _data_options(cs)
     cs.add_argument("--touchpoint", help="the touchpoint whose effect to estimate")
-    _design_options(cs)
+    _design_options(e)
     tab = e.add_argument_group("any table")
     tab.add_argument("--table", help="a .csv or .parquet file")
     tab.add_argument("--treatment", help="0/1 or boolean column")

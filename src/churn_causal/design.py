@@ -1,6 +1,6 @@
-"""Target-trial cohorts: one row per eligible customer and monthly trial (Hernán & Robins 2016).
+"""Target-trial cohorts: one row per eligible customer and trial (Hernán & Robins 2016).
 
-For trial m (month m of tenure, see ``churn_causal.trials``):
+For trial k (month or week k of tenure, see ``churn_causal.trials``):
 
 * eligible: active on the first day of the window, with the whole window inside the data;
 * treated: at least one event of the touchpoint inside the window;
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from churn_causal.tables import CSData
-from churn_causal.trials import TrialDesign
+from churn_causal.trials import MONTH_DAYS, PERIOD_DAYS, TrialDesign
 
 HEALTH_COLUMNS = ("score", "action", "utilization", "penetration")
 NUMERIC_COVARIATES = (
@@ -76,12 +76,12 @@ def build_cohort(
     design: TrialDesign | None = None,
     data_end: pd.Timestamp | str | None = None,
 ) -> pd.DataFrame:
-    """Stack the monthly target trials of ``design`` for ``touchpoint`` into one table.
+    """Stack the target trials of ``design`` for ``touchpoint`` into one table.
 
-    Columns: ``trial`` (month of tenure), ``customer_id``, ``treated``, the baseline covariates
-    (``NUMERIC_COVARIATES``, ``CATEGORICAL_COVARIATES`` and ``prior_<touchpoint>`` counts of each
-    touchpoint before the window), ``duration_days`` (from time zero to churn or censoring, at
-    most the horizon), ``churned`` (churn observed within the horizon) and
+    Columns: ``trial`` (month or week of tenure), ``customer_id``, ``treated``, the baseline
+    covariates (``NUMERIC_COVARIATES``, ``CATEGORICAL_COVARIATES`` and ``prior_<touchpoint>``
+    counts of each touchpoint before the window), ``duration_days`` (from time zero to churn or
+    censoring, at most the horizon), ``churned`` (churn observed within the horizon) and
     ``churned_by_horizon`` (1/0, or NaN when censored before the horizon).
     """
     design = design or TrialDesign()
@@ -93,9 +93,9 @@ def build_cohort(
     start = _days(cust["start_date"])
     churn_day = np.minimum(_days(cust["churn_date"]) - start, _NO_CHURN)
     censor_day = end - start
-    n, months = len(cust), design.months
-    ws = np.array([design.window(m)[0] for m in months])
-    we = np.array([design.window(m)[1] for m in months])
+    n, trials = len(cust), design.trials
+    ws = np.array([design.window_days(m)[0] for m in trials])
+    we = np.array([design.window_days(m)[1] for m in trials])
 
     touches = data.touches
     t_cust = pd.Index(cust["customer_id"]).get_indexer(touches["customer_id"])
@@ -108,19 +108,19 @@ def build_cohort(
 
     # Counts of each touchpoint before each trial's window: bucket, histogram, cumulate.
     bucket = np.searchsorted(ws, t_day, side="right")  # trials whose window starts after it
-    flat = (t_cust * (len(months) + 1) + bucket) * len(touchpoints) + t_kind
-    hist = np.bincount(flat, minlength=n * (len(months) + 1) * len(touchpoints))
-    prior = hist.reshape(n, len(months) + 1, len(touchpoints)).cumsum(axis=1)[:, :-1]
+    flat = (t_cust * (len(trials) + 1) + bucket) * len(touchpoints) + t_kind
+    hist = np.bincount(flat, minlength=n * (len(trials) + 1) * len(touchpoints))
+    prior = hist.reshape(n, len(trials) + 1, len(touchpoints)).cumsum(axis=1)[:, :-1]
     # The latest such event: a running maximum of event days over the same buckets.
-    last = np.full(n * (len(months) + 1) * len(touchpoints), -np.inf)
+    last = np.full(n * (len(trials) + 1) * len(touchpoints), -np.inf)
     np.maximum.at(last, flat, t_day)
-    last = np.maximum.accumulate(last.reshape(n, len(months) + 1, len(touchpoints)), axis=1)
+    last = np.maximum.accumulate(last.reshape(n, len(trials) + 1, len(touchpoints)), axis=1)
     last = last[:, :-1]
 
     # Treatment: an event of the touchpoint inside the trial's window.
     focal = t_kind == touchpoints.index(touchpoint)
-    treated = np.zeros((n, len(months)), dtype=bool)
-    for j in range(len(months)):  # one vectorised pass per trial
+    treated = np.zeros((n, len(trials)), dtype=bool)
+    for j in range(len(trials)):  # one vectorised pass per trial
         hit = focal & (t_day >= ws[j]) & (t_day < we[j])
         treated[t_cust[hit], j] = True
 
@@ -130,7 +130,7 @@ def build_cohort(
     rows, j = np.nonzero(at_risk)
     out = pd.DataFrame(
         {
-            "trial": months[j],
+            "trial": trials[j],
             "customer_id": cust["customer_id"].to_numpy()[rows],
             "treated": treated[rows, j],
         }
@@ -138,7 +138,7 @@ def build_cohort(
     health = HealthIndex(data, cust, start)
     out = pd.concat([out, _baseline(health, rows, ws[j])], axis=1)
     drift = _window_drift(health, rows, ws[j], we[j], out["score"].to_numpy())
-    out["tenure_months"] = months[j] - 1
+    out["tenure_months"] = (trials[j] - 1) * PERIOD_DAYS[design.unit] / MONTH_DAYS
     for c in CATEGORICAL_COVARIATES:
         out[c] = cust[c].astype(str).to_numpy()[rows]
     out["log_seats"] = np.log(cust["seats"].to_numpy(dtype=float)[rows])
@@ -228,7 +228,8 @@ def _window_drift(
         warnings.warn(
             f"health moves {ratio:.2f} of its between-customer spread within a treatment window: "
             "covariates measured at the window's start miss where customers were when they took "
-            "up the touchpoint, which leaves confounding. Use a shorter window (one month).",
+            "up the touchpoint, which leaves confounding. Use a shorter window (a month, or "
+            "weekly trials).",
             DesignWarning,
             stacklevel=3,
         )

@@ -1,8 +1,9 @@
 """Grade the estimators against the simulator's exact truth over many simulated data sets.
 
-For each replication (a seed), simulate, build each touchpoint's cohort, estimate with every
-method and compare with that data set's true ATT: mean bias, RMSE, 95%-CI coverage, and the
-naive estimate's bias beside them. Replications run in parallel, one process per core.
+For each replication (a seed), simulate, build each touchpoint's cohort under its default design
+(weekly trials for cs_touch, monthly for the others), estimate with every method and compare with
+that data set's true ATT for the same design: mean bias, RMSE, 95%-CI coverage, and the naive
+estimate's bias beside them. Replications run in parallel, one process per core.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from churn_causal.estimate import METHODS, cohort_estimator
 from churn_causal.simulate import TOUCHPOINTS, simulate
 from churn_causal.tables import CSData
 from churn_causal.trials import TrialDesign
+from churn_causal.truth import truth_for
 
 
 def replicate(
@@ -27,9 +29,9 @@ def replicate(
     """One simulated data set: every touchpoint and method against its truth."""
     sim = simulate(customers, seed=seed)
     data = CSData(sim.customers, sim.health, sim.touches)
-    design = TrialDesign()
     rows = []
     for tp in touchpoints:
+        design = TrialDesign.for_touchpoint(tp)
         cohort = build_cohort(data, tp, design)
         estimator = cohort_estimator(
             data.touchpoints, design.horizon_days, methods=methods, n_boot=n_boot, seed=seed
@@ -37,7 +39,7 @@ def replicate(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = estimator.fit(cohort)
-        truth = sim.truth["touchpoints"][tp]["att_risk_difference"]
+        truth = truth_for(sim.truth, design)[tp]["att_risk_difference"]
         for method, scales in result.methods.items():
             r = scales["risk_difference"]
             rows.append(

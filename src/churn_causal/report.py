@@ -149,7 +149,7 @@ def _plan(
     source: Path,
     columns: dict | None,
     touchpoints: list[str],
-    design: TrialDesign,
+    design: dict,
     seed: int,
     n_boot: int,
 ) -> list[NotebookRun]:
@@ -157,10 +157,7 @@ def _plan(
     common = {
         "data_source": str(source),
         "columns": columns or {},
-        "first_month": design.first_month,
-        "last_month": design.last_month,
-        "window_months": design.window_months,
-        "horizon_days": design.horizon_days,
+        "design": design,
     }
     runs = [NotebookRun("data-quality", "Data quality", QUALITY_NOTEBOOK, common)]
     for tp in touchpoints:
@@ -175,7 +172,7 @@ def run_report(
     source: str | Path,
     out_dir: str | Path = "reports",
     touchpoints: list[str] | None = None,
-    design: TrialDesign | None = None,
+    design: dict | None = None,
     seed: int = 0,
     n_boot: int = 200,
     run_id: str | None = None,
@@ -183,12 +180,15 @@ def run_report(
 ) -> RunResult:
     """Validate ``source``, run the report notebooks on it and publish the run.
 
-    Raises ``DataError`` before anything is written when the data breaks the contract.
+    ``design`` overrides keys of each touchpoint's default ``TrialDesign`` (monthly, or weekly
+    for reactive touchpoints). Raises ``DataError`` before anything is written when the data
+    breaks the contract.
     """
     source, out_dir = Path(source).resolve(), Path(out_dir)
-    design = design or TrialDesign()
+    design = design or {}
     data = load(source, columns, touchpoints)  # every problem at once, before anything runs
     touchpoints = touchpoints or data.touchpoints
+    designs = {tp: TrialDesign.for_touchpoint(tp, **design) for tp in touchpoints}
     run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     if (out_dir / run_id).exists():
         raise FileExistsError(f"{out_dir / run_id} exists already; choose another run id")
@@ -209,7 +209,7 @@ def run_report(
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "parameters": {
             "touchpoints": touchpoints,
-            "design": design.to_dict(),
+            "designs": {tp: d.to_dict() for tp, d in designs.items()},
             "seed": seed,
             "n_boot": n_boot,
             "data": source.name,

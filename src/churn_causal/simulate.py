@@ -87,6 +87,20 @@ class SimulationResult:
         return out
 
 
+def truth_designs(section: dict) -> dict[str, TrialDesign]:
+    """The designs of the simulator's ``truth`` section, by name."""
+    return {
+        name: TrialDesign(
+            first=d["trials"][0],
+            last=d["trials"][1],
+            window=d["window"],
+            horizon_days=section["horizon_days"],
+            unit=d["unit"],
+        )
+        for name, d in section["designs"].items()
+    }
+
+
 def simulate(
     customers: int = 20_000,
     seed: int = 0,
@@ -96,44 +110,46 @@ def simulate(
     if customers < 1:
         raise ValueError("customers must be at least 1")
     p = merge_params(default_params(), params)
-    tm = p["truth"]
-    design = TrialDesign(
-        tm["trial_months"][0], tm["trial_months"][1], tm["window_months"], tm["horizon_days"]
-    )
+    designs = truth_designs(p["truth"])
     first = np.datetime64(p["calendar"]["first_start"], "D")
     data_end = np.datetime64(p["calendar"]["data_end"], "D")
     if (data_end - first).astype(int) < p["calendar"]["start_span_days"]:
         raise ValueError("calendar.data_end must lie after the last possible contract start")
     pop = make_population(customers, seed, p)
     observe_days = (data_end - first).astype(int) - pop.start_day  # last observed tenure day
-    weeks = max(int(observe_days.max()), design.last_day_needed) // WEEK_DAYS + 1
+    last_day = max(d.last_day_needed for d in designs.values())
+    weeks = max(int(observe_days.max()), last_day) // WEEK_DAYS + 1
     world = World(p, weeks)
 
-    st, closed, health_parts, touch_parts = run_factual(world, pop, p, design, observe_days)
+    st, closed, health_parts, touch_parts = run_factual(world, pop, p, designs, observe_days)
 
-    acc = TruthAccumulator()
+    acc = {name: TruthAccumulator() for name in designs}
     for trial in closed:
-        cf = counterfactual_churn(world, trial, design)
-        acc.add(trial, st.churn_day, cf, pop.tier, design)
+        horizon = designs[trial.design].horizon_days
+        cf = counterfactual_churn(world, trial, horizon)
+        acc[trial.design].add(trial, st.churn_day, cf, pop.tier, horizon)
 
     truth = {
         "schema_version": SCHEMA_VERSION,
         "seed": seed,
         "customers": customers,
-        "design": {**design.to_dict(), "data_end": str(data_end)},
+        "data_end": str(data_end),
         "definitions": {
-            "att_risk_difference": "mean over treated customer-months alive at time zero in both "
-            "worlds of [churned within horizon_days after time zero] with the touchpoint minus "
-            "without it (negative = prevents churn)",
+            "att_risk_difference": "per design: mean over treated customer-trials alive at time "
+            "zero in both worlds of [churned within horizon_days after time zero] with the "
+            "touchpoint minus without it (negative = prevents churn)",
             "att_rmst_difference_days": "same units, mean of days retained up to the horizon with "
             "minus without the touchpoint",
             "naive_risk_difference": "observed churn risk by the horizon, treated minus untreated "
-            "eligible customer-months alive at time zero, on the full (uncensored) future",
-            "in_window": "treated customer-months by what happened inside the treatment month: "
+            "eligible customer-trials alive at time zero, on the full (uncensored) future",
+            "in_window": "treated customer-trials by what happened inside the treatment window: "
             "churned there (factual), saved there (would have churned without the touchpoint), "
             "caused there",
         },
-        "touchpoints": acc.result(),
+        "designs": {
+            name: {"design": d.to_dict(), "touchpoints": acc[name].result()}
+            for name, d in designs.items()
+        },
         "parameters": p,
     }
     return SimulationResult(

@@ -1,13 +1,13 @@
 """Exact ground truth: the treated customers of each trial simulated again without the touchpoint.
 
-``run_factual`` runs the observed world and keeps, for each monthly trial, the state at the start
-of its window and who was treated; ``counterfactual_churn`` re-simulates the treated customers
-with that month's events of the touchpoint removed; ``TruthAccumulator`` pools the effects.
+``run_factual`` runs the observed world and keeps, for each trial of each design (monthly and
+weekly), the state at the start of its window and who was treated; ``counterfactual_churn``
+re-simulates the treated customers with that window's events of the touchpoint removed;
+``TruthAccumulator`` pools the effects; ``truth_for`` finds the truth of a given design.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,13 +20,21 @@ from churn_causal.world import TIERS, TOUCHPOINTS, Population, State, Suppressio
 
 @dataclass
 class Trial:
-    """Bookkeeping of one trial during the factual run."""
+    """Bookkeeping of one trial during the factual run.
 
+    While the window is open ``snapshot`` is everyone's state at its start; ``close`` keeps only
+    the treated units (``unit_rows``, ``unit_k``), so finished trials hold little memory.
+    """
+
+    design: str
     m: int
     lo: int
     hi: int
     snapshot: State
     treated: np.ndarray  # (n, 4)
+    eligible: np.ndarray | None = None  # (n,) alive at the window's start, set on close
+    unit_rows: np.ndarray | None = None
+    unit_k: np.ndarray | None = None
 
     @property
     def first_week(self) -> int:
@@ -36,22 +44,33 @@ class Trial:
     def last_week(self) -> int:
         return (self.hi - 1) // WEEK_DAYS
 
+    def close(self) -> None:
+        """Keep the eligible treated customers' starting states, touchpoint by touchpoint."""
+        self.eligible = self.snapshot.alive.copy()
+        self.treated &= self.eligible[:, None]
+        self.unit_k, self.unit_rows = np.nonzero(self.treated.T)
+        self.snapshot = self.snapshot.take(self.unit_rows)
+
 
 def run_factual(
-    world: World, pop: Population, p: dict, design: TrialDesign, observe_days: np.ndarray
+    world: World,
+    pop: Population,
+    p: dict,
+    designs: dict[str, TrialDesign],
+    observe_days: np.ndarray,
 ) -> tuple[State, list[Trial], list, list]:
-    """Run the observed world; keep each trial's starting state and treated flags for the truth."""
+    """Run the observed world; keep each trial's treated customers' starting states."""
     customers = len(pop.tier)
     st = State.initial(pop, p)
-    trials = {m: design.window(m) for m in design.months}
-    open_trials: dict[int, Trial] = {}
+    trials = {(name, k): d.window_days(k) for name, d in designs.items() for k in d.trials}
+    open_trials: dict[tuple[str, int], Trial] = {}
     closed: list[Trial] = []
     health_parts, touch_parts = [], []
     for w in range(world.weeks):
-        for m, (lo, hi) in trials.items():
+        for (name, m), (lo, hi) in trials.items():
             if lo // WEEK_DAYS == w:
-                open_trials[m] = Trial(
-                    m, lo, hi, st.take(slice(None)), np.zeros((customers, 4), dtype=bool)
+                open_trials[name, m] = Trial(
+                    name, m, lo, hi, st.take(slice(None)), np.zeros((customers, 4), dtype=bool)
                 )
         out = world.step(st, w)
         seen = np.flatnonzero(out.alive & (WEEK_DAYS * w <= observe_days))
@@ -67,30 +86,25 @@ def run_factual(
         ev_day = out.event_day[ev_rows, ev_k]
         keep = ev_day <= observe_days[ev_rows]
         touch_parts.append((ev_rows[keep], ev_k[keep], ev_day[keep]))
-        for m in list(open_trials):
-            trial = open_trials[m]
+        for key in list(open_trials):
+            trial = open_trials[key]
             trial.treated |= out.events & (out.event_day >= trial.lo) & (out.event_day < trial.hi)
             if w == trial.last_week:
-                closed.append(open_trials.pop(m))
+                trial.close()
+                closed.append(open_trials.pop(key))
 
     return st, closed, health_parts, touch_parts
 
 
-def counterfactual_churn(world: World, trial: Trial, design: TrialDesign) -> list[np.ndarray]:
-    """Churn days of each touchpoint's treated customers with the trial's events removed."""
-    eligible = trial.snapshot.alive
-    parts, ks = [], []
-    for k in range(len(TOUCHPOINTS)):
-        rows = np.flatnonzero(trial.treated[:, k] & eligible)
-        parts.append(trial.snapshot.take(rows))
-        ks.append(np.full(len(rows), k))
-    units = State.concat(parts)
-    suppress = Suppression(k=np.concatenate(ks), lo=trial.lo, hi=trial.hi)
-    last_week = (trial.hi + design.horizon_days) // WEEK_DAYS - 1
+def counterfactual_churn(world: World, trial: Trial, horizon_days: int) -> np.ndarray:
+    """Churn day of each of a closed trial's treated units with the window's events of its
+    touchpoint removed (``trial.unit_k`` says which touchpoint)."""
+    units = trial.snapshot.take(slice(None))
+    suppress = Suppression(k=trial.unit_k, lo=trial.lo, hi=trial.hi)
+    last_week = (trial.hi + horizon_days) // WEEK_DAYS - 1
     for w in range(trial.first_week, last_week + 1):
         world.step(units, w, suppress)
-    bounds = np.cumsum([0] + [len(s.cust) for s in parts])
-    return [units.churn_day[a:b] for a, b in itertools.pairwise(bounds)]
+    return units.churn_day
 
 
 def _outcomes(churn_day: np.ndarray, t0: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -99,19 +113,19 @@ def _outcomes(churn_day: np.ndarray, t0: int, horizon: int) -> tuple[np.ndarray,
 
 
 class TruthAccumulator:
-    """Pools treated customer-months over trials, per touchpoint and tier."""
+    """Pools one design's treated customer-trials, per touchpoint and tier."""
 
     def __init__(self) -> None:
         self.rows: list[dict[str, np.ndarray]] = []
         self.naive: list[dict[str, np.ndarray]] = []
 
-    def add(self, trial: Trial, factual: np.ndarray, cf: list[np.ndarray], tier, design) -> None:
-        t0, h = trial.hi, design.horizon_days
-        eligible = trial.snapshot.alive
-        at_risk = eligible & (factual > t0)
+    def add(self, trial: Trial, factual: np.ndarray, cf: np.ndarray, tier, horizon: int) -> None:
+        """Add a closed trial: ``factual`` churn days of everyone, ``cf`` of its treated units."""
+        t0, h = trial.hi, horizon
+        at_risk = trial.eligible & (factual > t0)
         y, _ = _outcomes(factual, t0, h)
         for k in range(len(TOUCHPOINTS)):
-            treated = trial.treated[:, k] & eligible
+            treated = trial.treated[:, k]
             self.naive.append(
                 {
                     "k": np.full(2, k),
@@ -120,8 +134,8 @@ class TruthAccumulator:
                     "events": np.array([y[at_risk & treated].sum(), y[at_risk & ~treated].sum()]),
                 }
             )
-            rows = np.flatnonzero(treated)
-            cd1, cd0 = factual[rows], cf[k]
+            rows = trial.unit_rows[trial.unit_k == k]
+            cd1, cd0 = factual[rows], cf[trial.unit_k == k]
             y1, r1 = _outcomes(cd1, t0, h)
             y0, r0 = _outcomes(cd0, t0, h)
             self.rows.append(
@@ -175,3 +189,12 @@ def _att(u: pd.DataFrame) -> dict[str, Any]:
         "risk_treated": float(u["y1"].mean()),
         "risk_untreated_counterfactual": float(u["y0"].mean()),
     }
+
+
+def truth_for(truth: dict, design: TrialDesign) -> dict | None:
+    """The per-touchpoint truth of ``design`` in a truth.json, or None if it was not simulated."""
+    want = design.to_dict()
+    for entry in truth.get("designs", {}).values():
+        if {k: entry["design"].get(k) for k in want} == want:
+            return entry["touchpoints"]
+    return None
