@@ -373,8 +373,10 @@ class EffectEstimator:
         if method == "match":
             if self.estimand != "ATT":
                 raise ValueError("match estimates the ATT; use iptw or dr for the ATE")
-            strata = (
-                df[list(self.exact)].astype(str).agg("|".join, axis=1).to_numpy()
+            strata = (  # one integer per combination of the exact columns (vectorised)
+                df.groupby(list(self.exact), sort=False, observed=True, dropna=False)
+                .ngroup()
+                .to_numpy()
                 if self.exact
                 else np.zeros(len(t))
             )
