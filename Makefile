@@ -7,7 +7,7 @@ DEMO := data/demo
 DEMO_CUSTOMERS ?= 20000
 DEMO_SEED ?= 1
 
-.PHONY: setup report test lint lab bench clean
+.PHONY: setup report test lint lab bench clean browser
 
 setup: $(STAMP)
 
@@ -22,13 +22,20 @@ $(DEMO)/truth.json: $(STAMP) src/churn_causal/simulate.py src/churn_causal/simul
 	$(BIN)/churn-causal simulate --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED) --out $(DEMO)
 
 report: $(DEMO)/truth.json
-	$(BIN)/churn-causal --verbose report --data $(DEMO) --out reports
+	$(BIN)/churn-causal report --config notebooks/demo.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 
-test: lint
+# The report tests open the HTML in Debian's chromium (network features off).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: lint browser
 	$(BIN)/python -m pytest
 
 lab: $(STAMP)
@@ -39,4 +46,5 @@ bench: $(STAMP)
 	$(BIN)/churn-causal validate-methods --replications 20 --customers 20000
 
 clean:
-	rm -rf $(VENV) $(DEMO) reports/[0-9]* reports/latest reports/.staging-*
+	rm -rf $(VENV) $(DEMO) reports/[0-9]* reports/latest reports/.staging-* reports/history.duckdb \
+	  tests/artifacts

@@ -5,10 +5,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
+from churn_causal import history
 from churn_causal.cli import main
 
 
@@ -37,12 +44,23 @@ def degenerate_dir(small_dir, tmp_path_factory):
     return str(folder)
 
 
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
 @pytest.fixture(scope="module")
 def run(degenerate_dir, tmp_path_factory):
+    """One run, two notebooks at once: seminar (monthly trials), cs_touch (weekly) and legacy,
+    which fails; the executive summary and validation report follow."""
     out = tmp_path_factory.mktemp("reports")
-    code = report(
-        degenerate_dir, out, "--touchpoints", "seminar,legacy", "--n-boot", "50", "--run-id", "r1"
-    )
+    # What a killed run leaves behind: a staging folder whose process is gone.
+    crashed = out / ".staging-crashed"
+    crashed.mkdir()
+    (crashed / ".pid").write_text(str(_dead_pid()))
+    options = ("--touchpoints", "seminar,cs_touch,legacy", "--n-boot", "50", "--workers", "2")
+    code = report(degenerate_dir, out, *options, "--run-id", "r1")
     return code, out
 
 
@@ -54,7 +72,10 @@ def test_a_failing_notebook_fails_the_run_but_not_the_others(run):
     assert status == {
         "data-quality": "ok",
         "touchpoint-seminar": "ok",
+        "touchpoint-cs_touch": "ok",
         "touchpoint-legacy": "failed",
+        "executive-summary": "ok",
+        "validation": "ok",
     }
     failed = next(n for n in manifest["notebooks"] if n["status"] == "failed")
     assert "treated and untreated" in failed["error"]
@@ -67,15 +88,54 @@ def test_run_is_published_with_manifest_and_latest_link(run):
     assert (out / "latest").resolve() == (out / "r1").resolve()
     assert not list(out.glob(".staging-*"))
     m = json.loads((out / "r1" / "manifest.json").read_text())
-    assert m["parameters"]["designs"]["seminar"]["horizon_days"] == 365
+    assert m["parameters"]["designs"]["seminar"]["unit"] == "month"
+    assert m["parameters"]["designs"]["cs_touch"]["unit"] == "week"
+    assert m["parameters"]["workers"] == 2 and m["parameters"]["business"]["currency"] == "EUR"
     assert len(m["data_fingerprint"]["sha256"]) == 64
     assert set(m["data_fingerprint"]["files"]) >= {"customers.parquet", "touches.parquet"}
     assert m["environment"]["packages"]["lifelines"]
     assert set(m["code"]) == {"commit", "dirty"}
     for n in m["notebooks"]:
         assert n["seconds"] > 0
-    for name in ("touchpoint-seminar.ipynb", "touchpoint-seminar.html", "data-quality.html"):
+    for name in (
+        "touchpoint-seminar.ipynb",
+        "touchpoint-seminar.html",
+        "data-quality.html",
+        "executive-summary.html",
+        "executive-summary.ipynb",
+        "validation.html",
+        "result-seminar.json",
+    ):
         assert (out / "r1" / name).exists()
+    assert not list((out / "r1").glob(".*.json")) and not list((out / "r1").glob("*.status.json"))
+
+
+def test_the_executive_summary_reads_the_touchpoint_results(run):
+    _, out = run
+    page = (out / "r1" / "executive-summary.html").read_text()
+    for words in ("seminar", "cs_touch", "percentage points", "LTV per customer", "EUR"):
+        assert words in page
+    assert "legacy" not in page  # its report failed: no result to summarise
+    assert "import " not in page
+
+
+def test_the_validation_report_sets_estimates_beside_the_truth(run):
+    _, out = run
+    page = (out / "r1" / "validation.html").read_text()
+    assert "adjusted intervals contain the truth" in page
+    assert page.count("data:image/png;base64") >= 1
+
+
+def test_the_run_is_added_to_the_history(run):
+    _, out = run
+    rows = history.read(out / "history.duckdb")
+    assert set(rows["run_id"]) == {"r1"}
+    assert set(rows["touchpoint"]) == {"seminar", "cs_touch"}
+    assert set(rows["method"]) == {"naive", "match", "iptw", "dr"}
+    assert rows["primary_method"].sum() == 2
+    assert (rows["ci_low"] <= rows["estimate"]).all() and (
+        rows["estimate"] <= rows["ci_high"]
+    ).all()
 
 
 def test_html_is_self_contained_and_readable(run):
@@ -107,3 +167,91 @@ def test_bad_data_runs_nothing_and_keeps_earlier_reports(run, capsys):
     err = capsys.readouterr().err
     assert "[unknown_customer]" in err and "earlier reports are untouched" in err
     assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_an_interrupted_run_publishes_nothing_and_keeps_the_last_report(run, small_dir):
+    _, out = run
+    before = {p.name: p.read_bytes() for p in (out / "r1").iterdir()}
+    cmd = [sys.executable, "-m", "churn_causal.cli", "report", "--data", small_dir]
+    cmd += ["--out", str(out), "--touchpoints", "seminar", "--run-id", "r-int"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    staging = out / ".staging-r-int"
+    deadline = time.monotonic() + 120
+    while not list(staging.glob(".touchpoint-seminar.job.json")):  # notebooks are running
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    assert "nothing was published" in proc.stderr.read()
+    assert not staging.exists() and not (out / "r-int").exists()
+    assert (out / "latest").resolve() == (out / "r1").resolve()
+    assert {p.name: p.read_bytes() for p in (out / "r1").iterdir()} == before
+    # The notebook processes were stopped with the run.
+    left = subprocess.run(["pgrep", "-f", str(staging)], capture_output=True, text=True)
+    assert left.stdout.strip() == ""
+
+
+ARTIFACTS = Path(__file__).parent / "artifacts"  # screenshots, kept for people to look at
+# Network features off: no background requests, no component updates, no QUIC.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail(
+            "Debian's chromium is missing: `make test` installs it (apt-get install chromium)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.mark.parametrize("page_name", ["index.html", "executive-summary.html"])
+def test_pages_open_offline_in_chromium(run, browser, page_name, degenerate_dir):
+    _, out = run
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto((out / "r1" / page_name).as_uri())
+    page.wait_for_load_state("networkidle")
+    images = page.evaluate("() => [...document.images].map(i => i.complete && i.naturalWidth > 0)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"{page_name}.png", full_page=True)
+    text = page.inner_text("body")
+    page.close()
+    assert all(images)
+    assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+    if page_name == "executive-summary.html":
+        assert len(images) >= 1  # the forest plot
+        assert "What customer-success touchpoints do to churn" in text
+        ids = pd.read_parquet(f"{degenerate_dir}/customers.parquet")["customer_id"].astype(str)
+        raw = re.sub(
+            r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "", (out / "r1" / page_name).read_text()
+        )
+        assert not [i for i in ids if i in raw]
+
+
+def test_scheduled_runs_are_documented_and_the_workflow_runs_the_report():
+    root = Path(__file__).parents[1]
+    workflow = yaml.safe_load((root / ".github/workflows/report.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert triggers["schedule"][0]["cron"].split()[2:] == ["*", "*", "1"]
+    steps = workflow["jobs"]["report"]["steps"]
+    assert any(s.get("run") == "make report" for s in steps)
+    readme = (root / "README.md").read_text()
+    cron = re.search(r"^\d+ \d+ \* \* \S+ .*churn-causal report --config .*$", readme, re.M)
+    assert cron, "README gives a crontab line"

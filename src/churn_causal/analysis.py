@@ -60,6 +60,25 @@ class TouchpointAnalysis:
         self.result_: dict[str, Any] = estimator.fit(self.cohort_).to_dict()
         return self
 
+    def record(self) -> dict[str, Any]:
+        """What the executive summary and the history need from this analysis: the result,
+        the design and the headline (no customer identifiers)."""
+        return {
+            "touchpoint": self.touchpoint,
+            "design": self.design.to_dict(),
+            "design_text": self.design.describe(),
+            "headline": self.headline(),
+            "result": self.result_,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``record()`` as JSON (atomically: a half-written file never exists)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(self.record(), indent=1, default=float) + "\n")
+        tmp.replace(path)
+        return path
+
     @property
     def primary(self) -> str:
         return self.result_["verdict"]["method"]

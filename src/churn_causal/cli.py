@@ -1,19 +1,21 @@
 """The ``churn-causal`` command line.
 
-Exit codes: 0 success, 1 a report notebook failed, 2 bad input (with a message saying what to fix).
+Exit codes: 0 success, 1 a report notebook failed, 2 bad input (with a message saying what to fix),
+130 interrupted (Ctrl-C or SIGTERM; nothing is published).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
 
 from churn_causal.trials import PERIOD_DAYS, REACTIVE_TOUCHPOINTS, TrialDesign
 
-EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
 
 class BadInput(Exception):
@@ -33,7 +35,10 @@ def _data_source(args: argparse.Namespace) -> tuple[Path, dict]:
         data_cfg = load_config(args.config)["data"]
     except ConfigError as exc:
         raise BadInput(str(exc)) from exc
-    source = args.data or data_cfg.get("source")
+    return _checked_source(args.data or data_cfg.get("source")), data_cfg
+
+
+def _checked_source(source: str | Path | None) -> Path:
     if source is None:
         raise BadInput("no data: give --data FOLDER|FILE.duckdb or data.source in --config")
     if not Path(source).exists():
@@ -41,7 +46,7 @@ def _data_source(args: argparse.Namespace) -> tuple[Path, dict]:
             f"{source}: no such folder or file; run 'churn-causal simulate' or point --data at "
             "a folder with customers, health and touches tables"
         )
-    return Path(source), data_cfg
+    return Path(source)
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -107,23 +112,28 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from churn_causal.config import ConfigError, RunConfig
     from churn_causal.report import run_report
     from churn_causal.tables import DataError
 
-    data, cfg = _data_source(args)
-    design = _design_overrides(args)
-    touchpoints = args.touchpoints.split(",") if args.touchpoints else cfg.get("touchpoints")
     try:
-        result = run_report(
-            data,
-            args.out,
-            touchpoints,
-            design,
-            args.seed,
-            args.n_boot,
-            args.run_id,
-            cfg.get("columns"),
-        )
+        cfg = RunConfig.from_file(args.config)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from exc
+    # Command-line options override the config file.
+    cfg.source = _checked_source(args.data or cfg.source)
+    if args.touchpoints:
+        cfg.touchpoints = args.touchpoints.split(",")
+    cfg.design = {**cfg.design, **_design_overrides(args)}
+    for option, attr in (("out", "out_dir"), ("history", "history")):
+        if getattr(args, option):
+            setattr(cfg, attr, Path(getattr(args, option)))
+    for option in ("seed", "n_boot", "workers"):
+        if getattr(args, option) is not None:
+            setattr(cfg, option, getattr(args, option))
+    _design(cfg.design, "")
+    try:
+        result = run_report(cfg, args.run_id)
     except DataError as exc:
         _print_problems(exc.problems)
         print("no report was run; earlier reports are untouched", file=sys.stderr)
@@ -337,10 +347,12 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="run the report notebooks into HTML")
     _data_options(r)
-    r.add_argument("--out", default="reports", help="where runs are published")
+    r.add_argument("--out", help="where runs are published (default: output.dir, or reports)")
+    r.add_argument("--history", help="DuckDB file of every run's estimates")
     r.add_argument("--touchpoints", help="comma-separated; default: all in the data")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates")
+    r.add_argument("--seed", type=int, help="default: analysis.seed, or 0")
+    r.add_argument("--n-boot", type=int, help="bootstrap replicates (default 200)")
+    r.add_argument("--workers", type=int, help="notebooks at once (default: one per core)")
     r.add_argument("--run-id", help="default: the UTC time")
     _design_options(r)
     r.set_defaults(func=_report)
@@ -349,15 +361,27 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # A report logs its progress plainly (one line per notebook) unless a terminal shows a bar.
+    chatty = args.verbose or (args.command == "report" and not sys.stderr.isatty())
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if chatty else logging.WARNING,
         format="%(asctime)s %(levelname)s %(message)s",
     )
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's stop is an interrupt
     try:
         return args.func(args)
     except (BadInput, FileNotFoundError, FileExistsError) as exc:
         print(f"churn-causal {args.command}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"churn-causal {args.command}: interrupted; nothing was published", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

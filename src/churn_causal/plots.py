@@ -112,3 +112,22 @@ def forest_plot(rows: list[tuple], ax: plt.Axes | None = None, percent: bool = T
     ax.set_yticks(y, [r[0] for r in rows])
     ax.set_xlabel("effect on churn by the horizon, percentage points" if percent else "effect")
     return ax
+
+
+def truth_plot(table, ax: plt.Axes | None = None) -> plt.Axes:
+    """Each estimate (pp) with its 95% interval and the simulator's truth beside it: the table
+    of ``grading.against_truth`` (one row per touchpoint and method)."""
+    ax = _axes(ax, (8, 0.4 * len(table) + 1.2))
+    y = np.arange(len(table))[::-1]
+    est = table["estimate"].to_numpy()
+    err = [est - table["ci_low"].to_numpy(), table["ci_high"].to_numpy() - est]
+    ax.errorbar(est, y, xerr=err, fmt="o", capsize=3, label="estimate, 95% CI")
+    ax.scatter(table["truth"], y, marker="x", color="crimson", zorder=3, label="truth")
+    labels = [
+        f"{tp}: {NAMES[m]}" for tp, m in zip(table["touchpoint"], table["method"], strict=True)
+    ]
+    ax.set_yticks(y, labels)
+    ax.axvline(0, color="grey", linestyle=":")
+    ax.set_xlabel("effect on churn by the horizon, percentage points")
+    ax.legend(fontsize="small")
+    return ax

@@ -1,17 +1,28 @@
-"""Run the report notebooks with papermill and publish them as self-contained HTML.
+"""Run the report suite with papermill, in parallel, and publish it as self-contained HTML.
 
-A run is built in a hidden staging folder and published by one rename to
-``<out>/<run-id>/``; ``<out>/latest`` then points to it. A failing notebook is marked failed
-in the index and the manifest while the others still run; the run then reports failure.
+Phase 1 runs the data-quality report and one report per touchpoint, at most ``workers`` at once,
+each notebook in a process group of its own so that an interrupted run stops them all. Phase 2
+builds, from phase 1's saved results, the executive summary and (on simulated data, with a
+truth.json beside it) the validation report. A failing notebook is marked failed in the index
+and the manifest while the others still run; the run then reports failure.
+
+A run is built in a hidden staging folder and published by one rename to ``<out>/<run-id>/``;
+``<out>/latest`` then points to it and the run's estimates are added to the history database.
+An interrupted run removes its staging folder; staging folders left by killed runs are removed
+by the next run. Published runs are never touched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -19,17 +30,21 @@ from importlib import resources
 from pathlib import Path
 
 import nbformat
-import papermill
 from nbconvert import HTMLExporter
+from tqdm import tqdm
 
+from churn_causal import history
+from churn_causal.config import RunConfig
 from churn_causal.manifest import environment, fingerprint, git_state
 from churn_causal.tables import load
-from churn_causal.trials import TrialDesign
 
 log = logging.getLogger(__name__)
 TOUCHPOINT_NOTEBOOK = "touchpoint_report.ipynb"
 QUALITY_NOTEBOOK = "data_quality.ipynb"
+EXECUTIVE_NOTEBOOK = "executive_summary.ipynb"
+VALIDATION_NOTEBOOK = "validation.ipynb"
 KERNEL = "python3"
+POLL_SECONDS = 0.2
 
 
 @dataclass
@@ -88,33 +103,252 @@ def export_html(notebook: Path, target: Path, title: str) -> None:
     target.write_text(body, encoding="utf-8")
 
 
-def _execute(run: NotebookRun, source: Path, staging: Path) -> None:
-    out = staging / f"{run.name}.ipynb"
-    t0 = time.perf_counter()
+# ----------------------------------------------------------------------------- one notebook
+def run_job(spec_path: str) -> int:
+    """Execute one notebook and export its HTML (the body of a job process); the status goes
+    to ``<name>.status.json`` beside the notebook."""
+    import papermill
+
+    spec = json.loads(Path(spec_path).read_text())
+    staging, name = Path(spec["staging"]), spec["name"]
+    out = staging / f"{name}.ipynb"
+    status: dict = {"status": "ok", "error": None}
     try:
         papermill.execute_notebook(
-            str(source),
+            spec["source"],
             str(out),
-            parameters=run.parameters,
+            parameters=spec["parameters"],
             kernel_name=KERNEL,
             progress_bar=False,
-            cwd=str(source.parent),
+            cwd=str(Path(spec["source"]).parent),
         )
-        run.status = "ok"
-    except Exception as exc:  # a failed notebook must not stop the others
-        run.status = "failed"
-        run.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:500]}"
-        log.error("%s failed: %s", run.name, run.error)
+    except Exception as exc:  # the runner reports it; the other notebooks go on
+        status = {
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:500]}",
+        }
     if out.exists():
-        export_html(out, staging / run.html, run.title)
-    run.seconds = round(time.perf_counter() - t0, 2)
+        export_html(out, staging / f"{name}.html", spec["title"])
+    (staging / f"{name}.status.json").write_text(json.dumps(status))
+    return 0 if status["status"] == "ok" else 1
+
+
+@dataclass
+class _Job:
+    run: NotebookRun
+    proc: subprocess.Popen
+    started: float
+
+
+def _start(run: NotebookRun, source: Path, staging: Path, threads: int) -> _Job:
+    spec = staging / f".{run.name}.job.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "name": run.name,
+                "title": run.title,
+                "source": str(source),
+                "staging": str(staging),
+                "parameters": run.parameters,
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        **{v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "churn_causal.report", str(spec)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own process group: the kernel dies with it
+    )
+    return _Job(run, proc, time.perf_counter())
+
+
+def _finish(job: _Job, staging: Path) -> None:
+    run = job.run
+    run.seconds = round(time.perf_counter() - job.started, 2)
+    status_file = staging / f"{run.name}.status.json"
+    if status_file.exists():
+        status = json.loads(status_file.read_text())
+        status_file.unlink()
+        run.status, run.error = status["status"], status["error"]
+    else:
+        tail = (job.proc.stderr.read() if job.proc.stderr else "").strip().splitlines()[-1:]
+        run.status = "failed"
+        run.error = f"the notebook process ended with code {job.proc.returncode}: " + " ".join(tail)
+    (staging / f".{run.name}.job.json").unlink(missing_ok=True)
+    if run.status == "failed":
+        log.error("%s failed: %s", run.name, run.error)
+
+
+def _kill(jobs: list[_Job]) -> None:
+    for job in jobs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(job.proc.pid, signal.SIGKILL)
+        job.proc.wait()
+
+
+def _run_all(runs: list[NotebookRun], staging: Path, workers: int, bar: tqdm) -> None:
+    """Run the notebooks, at most ``workers`` at once; on any interruption kill them all."""
+    pending, running = list(runs), []
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                run = pending.pop(0)
+                log.info("running %s", run.name)
+                running.append(_start(run, notebooks_dir() / run.notebook, staging, threads))
+            for job in [j for j in running if j.proc.poll() is not None]:
+                running.remove(job)
+                _finish(job, staging)
+                bar.update()
+                bar.set_postfix_str(job.run.name)
+                log.info("%s: %s in %.1f s", job.run.name, job.run.status, job.run.seconds)
+            time.sleep(POLL_SECONDS)
+    except BaseException:
+        _kill(running)
+        raise
+
+
+# ----------------------------------------------------------------------------- the run
+def _plan(cfg: RunConfig, source: Path, touchpoints: list[str], staging: Path, run_id: str):
+    """Phase 1 (data quality, one report per touchpoint) and phase 2 (summary, validation)."""
+    common = {"data_source": str(source), "columns": cfg.columns}
+    analysis = {"design": cfg.design, "seed": cfg.seed, "n_boot": cfg.n_boot}
+    first = [NotebookRun("data-quality", "Data quality", QUALITY_NOTEBOOK, common)]
+    # Longest first: weekly trials have 4.3x the rows of monthly ones.
+    weekly_first = sorted(touchpoints, key=lambda tp: cfg.designs([tp])[tp].unit != "week")
+    for tp in weekly_first:
+        params = {
+            **common,
+            **analysis,
+            "touchpoint": tp,
+            "refute": cfg.refute,
+            "result_path": str(staging / f"result-{tp}.json"),
+        }
+        first.append(
+            NotebookRun(f"touchpoint-{tp}", f"Touchpoint: {tp}", TOUCHPOINT_NOTEBOOK, params)
+        )
+    summary = {**common, "results_dir": str(staging)}
+    second = [
+        NotebookRun(
+            "executive-summary",
+            "What customer-success touchpoints do to churn",
+            EXECUTIVE_NOTEBOOK,
+            {
+                **summary,
+                "business": asdict(cfg.business),
+                "history_path": str(cfg.history_path),
+                "run_id": run_id,
+            },
+        )
+    ]
+    if (source / "truth.json").exists():
+        second.append(
+            NotebookRun("validation", "Validation against the truth", VALIDATION_NOTEBOOK, summary)
+        )
+    return first, second
+
+
+def run_report(cfg: RunConfig, run_id: str | None = None) -> RunResult:
+    """Validate the data, run the report notebooks on it and publish the run.
+
+    Raises ``DataError`` before anything is written when the data breaks the contract.
+    """
+    if cfg.source is None:
+        raise ValueError("no data source: set RunConfig.source (data.source in the config)")
+    source, out_dir = Path(cfg.source).resolve(), Path(cfg.out_dir)
+    data = load(source, cfg.columns, cfg.touchpoints)  # every problem at once, before any run
+    touchpoints = cfg.touchpoints or data.touchpoints
+    designs = cfg.designs(touchpoints)
+    run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    if (out_dir / run_id).exists():
+        raise FileExistsError(f"{out_dir / run_id} exists already; choose another run id")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_staging(out_dir)
+    staging = out_dir / f".staging-{run_id}"
+    staging.mkdir()
+    (staging / ".pid").write_text(str(os.getpid()))
+    result = RunResult(run_id, out_dir / run_id)
+    started = time.perf_counter()
+    try:
+        first, second = _plan(cfg, source, touchpoints, staging, run_id)
+        result.runs = first + second
+        interactive = sys.stderr.isatty()
+        with tqdm(
+            total=len(result.runs), desc=run_id, unit="notebook", disable=not interactive
+        ) as bar:
+            _run_all(first, staging, cfg.worker_count, bar)
+            _run_all(second, staging, cfg.worker_count, bar)
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        (staging / "index.html").write_text(_index_html(result, source.name), encoding="utf-8")
+        manifest = {
+            "run_id": run_id,
+            "created_utc": created,
+            "parameters": {
+                "touchpoints": touchpoints,
+                "designs": {tp: d.to_dict() for tp, d in designs.items()},
+                "seed": cfg.seed,
+                "n_boot": cfg.n_boot,
+                "refute": cfg.refute,
+                "business": asdict(cfg.business),
+                "workers": cfg.worker_count,
+                "data": source.name,
+                "columns": cfg.columns,
+            },
+            "data_fingerprint": fingerprint(source),
+            "code": git_state(Path(__file__).parent),
+            "environment": environment(),
+            "notebooks": [asdict(r) for r in result.runs],
+            "seconds_total": round(time.perf_counter() - started, 2),
+            "status": "ok" if result.ok else "failed",
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        (staging / ".pid").unlink()
+        result.path = _publish(staging, out_dir, run_id)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _record_history(cfg, result, created, manifest["data_fingerprint"]["sha256"])
+    return result
+
+
+def _record_history(cfg: RunConfig, result: RunResult, created: str, data_sha: str) -> None:
+    """Add the published run's estimates to the history (a failure here is logged, the run
+    stays published)."""
+    from churn_causal.executive import RESULT_GLOB, load_results
+
+    if not list(result.path.glob(RESULT_GLOB)):
+        return  # every touchpoint failed: nothing to record
+    records = load_results(result.path)
+    try:
+        history.append(cfg.history_path, history.rows_of(result.run_id, created, data_sha, records))
+    except Exception as exc:  # e.g. the database is locked by another process
+        log.error("could not add run %s to %s: %s", result.run_id, cfg.history_path, exc)
+
+
+def _remove_abandoned_staging(out_dir: Path) -> None:
+    """Staging folders whose run process is gone (killed runs) are removed."""
+    for folder in out_dir.glob(".staging-*"):
+        pid_file = folder / ".pid"
+        try:
+            os.kill(int(pid_file.read_text()), 0)
+            continue  # that run is still going
+        except (OSError, ValueError):
+            log.info("removing %s, left by a run that did not finish", folder.name)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _index_html(result: RunResult, data_label: str) -> str:
     rows = "\n".join(
         f"<tr><td>{html.escape(r.title)}</td>"
         f"<td class='{r.status}'>{r.status}</td><td>{r.seconds:.0f} s</td>"
-        f"<td><a href='{html.escape(r.html)}'>report</a></td>"
+        f"<td><a href='{html.escape(r.html)}'>report</a> · "
+        f"<a href='{html.escape(r.name)}.ipynb'>notebook</a></td>"
         f"<td>{html.escape(r.error or '')}</td></tr>"
         for r in result.runs
     )
@@ -125,8 +359,10 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem;
 table {{ border-collapse: collapse; width: 100%; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: .4rem .6rem; text-align: left; }}
 .ok {{ color: #176b2c; font-weight: bold; }} .failed {{ color: #b00020; font-weight: bold; }}
+.lead {{ font-size: 1.2rem; }}
 </style></head><body>
 <h1>What customer-success touchpoints do to churn</h1>
+<p class="lead">Start with the <a href="executive-summary.html">executive summary</a>.</p>
 <p>Run <code>{result.run_id}</code> on data <code>{html.escape(data_label)}</code>.
 {sum(r.status == "ok" for r in result.runs)} of {len(result.runs)} reports succeeded.
 Details of the run: <a href="manifest.json">manifest.json</a>.</p>
@@ -145,83 +381,5 @@ def _publish(staging: Path, out_dir: Path, run_id: str) -> Path:
     return final
 
 
-def _plan(
-    source: Path,
-    columns: dict | None,
-    touchpoints: list[str],
-    design: dict,
-    seed: int,
-    n_boot: int,
-) -> list[NotebookRun]:
-    """The notebooks of a run: data quality first, then one report per touchpoint."""
-    common = {
-        "data_source": str(source),
-        "columns": columns or {},
-        "design": design,
-    }
-    runs = [NotebookRun("data-quality", "Data quality", QUALITY_NOTEBOOK, common)]
-    for tp in touchpoints:
-        params = {**common, "touchpoint": tp, "seed": seed, "n_boot": n_boot}
-        runs.append(
-            NotebookRun(f"touchpoint-{tp}", f"Touchpoint: {tp}", TOUCHPOINT_NOTEBOOK, params)
-        )
-    return runs
-
-
-def run_report(
-    source: str | Path,
-    out_dir: str | Path = "reports",
-    touchpoints: list[str] | None = None,
-    design: dict | None = None,
-    seed: int = 0,
-    n_boot: int = 200,
-    run_id: str | None = None,
-    columns: dict | None = None,
-) -> RunResult:
-    """Validate ``source``, run the report notebooks on it and publish the run.
-
-    ``design`` overrides keys of each touchpoint's default ``TrialDesign`` (monthly, or weekly
-    for reactive touchpoints). Raises ``DataError`` before anything is written when the data
-    breaks the contract.
-    """
-    source, out_dir = Path(source).resolve(), Path(out_dir)
-    design = design or {}
-    data = load(source, columns, touchpoints)  # every problem at once, before anything runs
-    touchpoints = touchpoints or data.touchpoints
-    designs = {tp: TrialDesign.for_touchpoint(tp, **design) for tp in touchpoints}
-    run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    if (out_dir / run_id).exists():
-        raise FileExistsError(f"{out_dir / run_id} exists already; choose another run id")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = out_dir / f".staging-{run_id}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    result = RunResult(run_id, out_dir / run_id)
-    started = time.perf_counter()
-    for run in _plan(source, columns, touchpoints, design, seed, n_boot):
-        log.info("running %s", run.name)
-        _execute(run, notebooks_dir() / run.notebook, staging)
-        log.info("%s: %s in %.1f s", run.name, run.status, run.seconds)
-        result.runs.append(run)
-    (staging / "index.html").write_text(_index_html(result, source.name), encoding="utf-8")
-    manifest = {
-        "run_id": run_id,
-        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "parameters": {
-            "touchpoints": touchpoints,
-            "designs": {tp: d.to_dict() for tp, d in designs.items()},
-            "seed": seed,
-            "n_boot": n_boot,
-            "data": source.name,
-            "columns": columns or {},
-        },
-        "data_fingerprint": fingerprint(source),
-        "code": git_state(Path(__file__).parent),
-        "environment": environment(),
-        "notebooks": [asdict(r) for r in result.runs],
-        "seconds_total": round(time.perf_counter() - started, 2),
-        "status": "ok" if result.ok else "failed",
-    }
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    result.path = _publish(staging, out_dir, run_id)
-    return result
+if __name__ == "__main__":
+    sys.exit(run_job(sys.argv[1]))

@@ -1,0 +1,77 @@
+"""The report run's YAML configuration: sections, defaults, paths, refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from churn_causal.config import ConfigError, RunConfig
+from churn_causal.trials import TrialDesign
+
+DEMO = Path(__file__).parents[1] / "notebooks" / "demo.yaml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sub" / "run.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_the_demo_config_reads_and_points_into_the_project():
+    cfg = RunConfig.from_file(DEMO)
+    root = DEMO.parents[1]
+    assert cfg.source == root / "data" / "demo"
+    assert cfg.out_dir == root / "reports" and cfg.history_path == root / "reports/history.duckdb"
+    assert cfg.touchpoints == ["support", "seminar", "community", "cs_touch"]
+    assert cfg.business.currency == "EUR" and cfg.business.arpa == "mrr"
+    assert cfg.designs(["cs_touch", "seminar"]) == {
+        "cs_touch": TrialDesign.weekly(),
+        "seminar": TrialDesign(),
+    }
+
+
+def test_every_section_is_read_relative_to_the_file(tmp_path):
+    path = write(
+        tmp_path,
+        """
+data: {source: ../acme, touchpoints: [seminar]}
+design: {horizon_days: 180, window: 2}
+analysis: {seed: 7, n_boot: 50, refute: false}
+business: {currency: JPY, gross_margin: 0.6, arpa: {SMB: 9000}}
+output: {dir: out, workers: 3}
+""",
+    )
+    cfg = RunConfig.from_file(path)
+    assert cfg.source == tmp_path / "acme" and cfg.out_dir == tmp_path / "sub" / "out"
+    assert cfg.history_path == tmp_path / "sub" / "out" / "history.duckdb"
+    assert (cfg.seed, cfg.n_boot, cfg.refute, cfg.worker_count) == (7, 50, False, 3)
+    assert cfg.business.arpa == {"SMB": 9000} and cfg.business.gross_margin == 0.6
+    assert cfg.designs(["seminar"])["seminar"] == TrialDesign(horizon_days=180, window=2)
+
+
+def test_no_file_gives_the_defaults():
+    cfg = RunConfig.from_file(None)
+    assert cfg.source is None and cfg.n_boot == 200 and cfg.worker_count >= 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("reports: {}", "unknown section(s) reports"),
+        ("output: {folder: x}", "unknown key(s) output.folder"),
+        ("design: {first: 0}", "1 <= first <= last"),
+        ("design: {unit: day}", "unit must be one of"),
+        ("business: {gross_margin: 2}", "gross_margin must be in (0, 1]"),
+        ("analysis: {n_boot: 5}", "n_boot must be >= 20"),
+        ("data: [a, b]", "'data' must be a mapping"),
+        ("- just a list", "top level must be a mapping"),
+        ("data: {columns: {orders: {}}}", "no such table"),
+    ],
+)
+def test_malformed_configs_are_refused_with_the_place(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        RunConfig.from_file(path)
+    assert message in str(err.value) and str(path) in str(err.value)
