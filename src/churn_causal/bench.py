@@ -25,7 +25,7 @@ DEFAULT_SIZES = {
     "match": [1_000_000],
 }
 # One touchpoint's full report analysis (by tier, EconML CATE, DoWhy refutation, bootstrap):
-# support in monthly trials, and cs_touch in its default weekly trials (4.3x the rows).
+# support in monthly trials, and cs_touch in its default weekly trials (4.4x the rows).
 ANALYSED = {"analysis": "support", "analysis_weekly": "cs_touch"}
 
 

@@ -220,7 +220,7 @@ def _plan(cfg: RunConfig, source: Path, touchpoints: list[str], staging: Path, r
     common = {"data_source": str(source), "columns": cfg.columns}
     analysis = {"design": cfg.design, "seed": cfg.seed, "n_boot": cfg.n_boot}
     first = [NotebookRun("data-quality", "Data quality", QUALITY_NOTEBOOK, common)]
-    # Longest first: weekly trials have 4.3x the rows of monthly ones.
+    # Longest first: weekly trials have 4.4x the rows of monthly ones.
     weekly_first = sorted(touchpoints, key=lambda tp: cfg.designs([tp])[tp].unit != "week")
     for tp in weekly_first:
         params = {
