@@ -78,3 +78,15 @@ def test_report_tables_read_plainly(analyses, world):
     assert "EconML, all customers of the tier (pp)" in tiers.columns
     assert "percentage points is selection" in a.headline()
     assert a.verdict_note().startswith("**Verdict: ")
+
+
+def test_effects_by_lifecycle_phase_recover_the_truth_of_each_phase(analyses, world):
+    """Onboarding-phase and adoption-phase trials each recover their own truth."""
+    a = analyses["community"]
+    table = a.by_phase(world.truth)
+    assert list(table.index) == ["adoption", "onboarding"]
+    assert (table["treated"] > 100).all()  # community is rare during onboarding (about 300)
+    truth = table["simulator truth (pp)"]
+    for phase in table.index:
+        rd = a.phase_[phase]["methods"]["match"]["risk_difference"]
+        assert abs(100 * rd["estimate"] - truth[phase]) <= 3 * 100 * rd["se"]

@@ -12,12 +12,12 @@ from typing import Any
 
 import pandas as pd
 
-from churn_causal.design import build_cohort
+from churn_causal.design import ONBOARDING_DAYS, build_cohort
 from churn_causal.estimate import cohort_estimator
 from churn_causal.plots import NAMES
 from churn_causal.tables import CSData
 from churn_causal.trials import TrialDesign
-from churn_causal.truth import truth_for
+from churn_causal.truth import truth_by_phase, truth_for
 
 
 def load_truth(data_source: str | Path) -> dict | None:
@@ -58,6 +58,15 @@ class TouchpointAnalysis:
             seed=self.seed,
         )
         self.result_: dict[str, Any] = estimator.fit(self.cohort_).to_dict()
+        # Lifecycle phase: the primary (matched) estimate within onboarding and adoption trials.
+        by_phase = cohort_estimator(
+            data.touchpoints,
+            self.design.horizon_days,
+            methods=("naive", "match"),
+            n_boot=self.n_boot,
+            seed=self.seed,
+        )
+        self.phase_: dict[str, Any] = by_phase.fit_by(self.cohort_, "phase")
         return self
 
     def record(self) -> dict[str, Any]:
@@ -128,33 +137,51 @@ class TouchpointAnalysis:
 
     def by_tier(self, truth: dict | None = None) -> pd.DataFrame:
         """The primary method per tier, EconML's conditional effect beside it (and the truth)."""
-        rows = []
+        t = self.true_effects(truth)
         cate = (self.result_.get("cate") or {}).get("by", {})
-        for tier, part in self.result_.get("by", {}).items():
-            row: dict[str, Any] = {"tier": tier}
+        parts = self.result_.get("by", {})
+        return self._strata_table(parts, "tier", t["by_tier"] if t else None, cate)
+
+    def by_phase(self, truth: dict | None = None) -> pd.DataFrame:
+        """The matched estimate in onboarding-phase trials and in adoption-phase ones."""
+        t = self.true_effects(truth)
+        true = truth_by_phase(t, self.design, ONBOARDING_DAYS) if t else None
+        return self._strata_table(self.phase_, "phase", true, method="match")
+
+    def _strata_table(
+        self,
+        parts: dict[str, Any],
+        label: str,
+        truth: dict | None,
+        cate: dict | None = None,
+        method: str | None = None,
+    ) -> pd.DataFrame:
+        method = method or self.primary
+        rows = []
+        for level, part in parts.items():
+            row: dict[str, Any] = {label: level}
             if "error" in part:
                 row["note"] = part["error"]
             else:
-                rd = part["methods"][self.primary]["risk_difference"]
+                rd = part["methods"][method]["risk_difference"]
                 row.update(
                     {
-                        f"{NAMES[self.primary]} (pp)": round(100 * rd["estimate"], 2),
+                        "treated": part["n"]["treated"],
+                        f"{NAMES[method]} (pp)": round(100 * rd["estimate"], 2),
                         "95% CI (pp)": f"{100 * rd['ci_low']:+.2f} to {100 * rd['ci_high']:+.2f}",
                         "verdict": part["verdict"]["level"],
                     }
                 )
-            if tier in cate:
-                row["EconML, all customers of the tier (pp)"] = round(
-                    100 * cate[tier]["estimate"], 2
+            if cate and level in cate:
+                row[f"EconML, all customers of the {label} (pp)"] = round(
+                    100 * cate[level]["estimate"], 2
                 )
-            t = self.true_effects(truth)
-            if t is not None:
-                t = t["by_tier"].get(tier, {})
+            if truth is not None:
                 row["simulator truth (pp)"] = round(
-                    100 * t.get("att_risk_difference", float("nan")), 2
+                    100 * truth.get(level, {}).get("att_risk_difference", float("nan")), 2
                 )
             rows.append(row)
-        return pd.DataFrame(rows).set_index("tier")
+        return pd.DataFrame(rows).set_index(label)
 
     def true_effects(self, truth: dict | None) -> dict | None:
         """The simulator's truth for this touchpoint under this design, if it has one."""

@@ -36,6 +36,8 @@ NUMERIC_COVARIATES = (
 )
 CATEGORICAL_COVARIATES = ("tier", "contract_type")
 RECENCY_CAP_DAYS = 365
+# The onboarding phase: about the first four months (17 weeks) of tenure; adoption after it.
+ONBOARDING_DAYS = 119
 STALE_HEALTH_DAYS = 31  # a health reading older than this at baseline counts as missing
 # Warn above this window drift (see _window_drift). In the simulator a one-month window gives
 # about 0.23 and leaves no material bias; a three-month window gives about 0.43 and a large bias.
@@ -139,6 +141,7 @@ def build_cohort(
     out = pd.concat([out, _baseline(health, rows, ws[j])], axis=1)
     drift = _window_drift(health, rows, ws[j], we[j], out["score"].to_numpy())
     out["tenure_months"] = (trials[j] - 1) * PERIOD_DAYS[design.unit] / MONTH_DAYS
+    out["phase"] = np.where(ws[j] < ONBOARDING_DAYS, "onboarding", "adoption")
     for c in CATEGORICAL_COVARIATES:
         out[c] = cust[c].astype(str).to_numpy()[rows]
     out["log_seats"] = np.log(cust["seats"].to_numpy(dtype=float)[rows])

@@ -280,7 +280,7 @@ class EffectEstimator:
             diagnostics=diagnostics,
             warnings=notes,
             curves=curves,
-            by=self._by_stratum(df) if self.by else {},
+            by=self.fit_by(df) if self.by else {},
             cate=self._cate(df, data, outcome_type) if self.by and len(chosen) > 1 else None,
             refutation=(
                 self._refute(df, data, methods["iptw"]["risk_difference"]["se"])
@@ -322,15 +322,17 @@ class EffectEstimator:
             df, self.treatment, self.covariates, outcome, self.estimand, seed=self.seed, se=se
         )
 
-    def _by_stratum(self, df: pd.DataFrame) -> dict[str, dict[str, Any]]:
-        """The same estimate within each level of ``by`` (e.g. per tier)."""
-        if self.by not in df.columns:
-            raise ValueError(f"by='{self.by}' is not a column of the table")
+    def fit_by(self, df: pd.DataFrame, column: str | None = None) -> dict[str, dict[str, Any]]:
+        """The same estimate within each level of ``column`` (default ``by``, e.g. per tier):
+        ``{level: {n, methods, e_value, verdict}}`` or ``{level: {error}}``."""
+        column = column or self.by
+        if column not in df.columns:
+            raise ValueError(f"by='{column}' is not a column of the table")
         sub = copy.copy(self)
         sub.by, sub.refute = None, False  # refuted once, on the whole table
-        sub.exact = tuple(c for c in self.exact if c != self.by)
+        sub.exact = tuple(c for c in self.exact if c != column)
         out = {}
-        for level, part in df.groupby(self.by, observed=True, sort=True):
+        for level, part in df.groupby(column, observed=True, sort=True):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", EstimationWarning)

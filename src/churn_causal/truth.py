@@ -198,3 +198,22 @@ def truth_for(truth: dict, design: TrialDesign) -> dict | None:
         if {k: entry["design"].get(k) for k in want} == want:
             return entry["touchpoints"]
     return None
+
+
+def truth_by_phase(true_effects: dict, design: TrialDesign, onboarding_days: int) -> dict:
+    """The ATT per lifecycle phase: the trials whose window starts in the first
+    ``onboarding_days`` of tenure (onboarding) or later (adoption), pooled by treated count."""
+    out: dict[str, dict[str, float]] = {}
+    per_trial = true_effects["by_trial_month"]
+    for phase in ("onboarding", "adoption"):
+        parts = [
+            t
+            for k, t in per_trial.items()
+            if (design.window_days(int(k))[0] < onboarding_days) == (phase == "onboarding")
+            and t.get("n_treated")
+        ]
+        n = sum(t["n_treated"] for t in parts)
+        if n:
+            att = sum(t["n_treated"] * t["att_risk_difference"] for t in parts) / n
+            out[phase] = {"n_treated": n, "att_risk_difference": att}
+    return out
