@@ -37,6 +37,7 @@ from churn_causal import history
 from churn_causal.config import RunConfig
 from churn_causal.manifest import environment, fingerprint, git_state
 from churn_causal.tables import load
+from churn_causal.trials import TrialDesign
 
 log = logging.getLogger(__name__)
 TOUCHPOINT_NOTEBOOK = "touchpoint_report.ipynb"
@@ -215,13 +216,15 @@ def _run_all(runs: list[NotebookRun], staging: Path, workers: int, bar: tqdm) ->
 
 
 # ----------------------------------------------------------------------------- the run
-def _plan(cfg: RunConfig, source: Path, touchpoints: list[str], staging: Path, run_id: str):
+def _plan(
+    cfg: RunConfig, source: Path, designs: dict[str, TrialDesign], staging: Path, run_id: str
+):
     """Phase 1 (data quality, one report per touchpoint) and phase 2 (summary, validation)."""
     common = {"data_source": str(source), "columns": cfg.columns}
     analysis = {"design": cfg.design, "seed": cfg.seed, "n_boot": cfg.n_boot}
     first = [NotebookRun("data-quality", "Data quality", QUALITY_NOTEBOOK, common)]
     # Longest first: weekly trials have 4.4x the rows of monthly ones.
-    weekly_first = sorted(touchpoints, key=lambda tp: cfg.designs([tp])[tp].unit != "week")
+    weekly_first = sorted(designs, key=lambda tp: designs[tp].unit != "week")
     for tp in weekly_first:
         params = {
             **common,
@@ -276,7 +279,7 @@ def run_report(cfg: RunConfig, run_id: str | None = None) -> RunResult:
     result = RunResult(run_id, out_dir / run_id)
     started = time.perf_counter()
     try:
-        first, second = _plan(cfg, source, touchpoints, staging, run_id)
+        first, second = _plan(cfg, source, designs, staging, run_id)
         result.runs = first + second
         interactive = sys.stderr.isatty()
         with tqdm(
