@@ -44,6 +44,7 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m churn_causal.bench
 	$(BIN)/churn-causal validate-methods --replications 20 --customers 20000
+	$(BIN)/churn-causal validate-dynamics --replications 20 --customers 20000
 
 clean:
 	rm -rf $(VENV) $(DEMO) reports/[0-9]* reports/latest reports/.staging-* reports/history.duckdb \

@@ -58,3 +58,32 @@ def test_sentences_say_what_the_interval_supports(table):
 def test_no_results_say_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="run `make report`"):
         executive.load_results(tmp_path)
+
+
+def test_over_time_says_how_each_touchpoint_works():
+    ci = {"estimate": -0.012, "ci_low": -0.018, "ci_high": -0.006}
+    dyn = {
+        "half_life_days": {"estimable": True, "estimate": 33.0, "ci_high": 36.0},
+        "event_study": {"mechanism": "raises the level"},
+        "msm": None,
+    }
+    records = {
+        "seminar": {**record(-0.02, -0.03, -0.01, "reliable", []), "dynamics": dyn},
+        "cs_touch": {
+            **record(-0.01, -0.02, 0.0, "reliable", []),
+            "dynamics": {
+                "half_life_days": {"estimable": False, "reason": "peaks late"},
+                "event_study": {"mechanism": "changes health too little to tell"},
+                "msm": {"msm": ci},
+            },
+        },
+        "support": {**record(-0.01, -0.02, 0.0, "reliable", []), "dynamics": {"error": "short"}},
+    }
+    table = executive.over_time(records)
+    assert list(table.index) == ["seminar", "cs_touch"]  # the failed one is left out
+    assert table.loc["seminar", "effect on health fades by half in"] == "33 days"
+    assert table.loc["cs_touch", "effect on health fades by half in"] == (
+        "no clear fading within a year"
+    )
+    assert table.loc["cs_touch"].iloc[-1] == "-1.2 (-1.8 to -0.6)"
+    assert table.loc["seminar"].iloc[-1] == ""  # only CS-manager touches have a programme effect

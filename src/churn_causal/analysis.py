@@ -13,7 +13,9 @@ from typing import Any
 import pandas as pd
 
 from churn_causal.design import ONBOARDING_DAYS, build_cohort
+from churn_causal.dynamics import TouchpointDynamics
 from churn_causal.estimate import cohort_estimator
+from churn_causal.files import write_json
 from churn_causal.plots import NAMES
 from churn_causal.tables import CSData
 from churn_causal.trials import TrialDesign
@@ -42,10 +44,11 @@ class TouchpointAnalysis:
         n_boot: int = 200,
         seed: int = 0,
         refute: bool = True,
+        dynamics: bool = True,
     ) -> None:
         self.touchpoint = touchpoint
         self.design = design or TrialDesign.for_touchpoint(touchpoint)
-        self.n_boot, self.seed, self.refute = n_boot, seed, refute
+        self.n_boot, self.seed, self.refute, self.dynamics = n_boot, seed, refute, dynamics
 
     def fit(self, data: CSData) -> TouchpointAnalysis:
         self.cohort_ = build_cohort(data, self.touchpoint, self.design)
@@ -67,6 +70,16 @@ class TouchpointAnalysis:
             seed=self.seed,
         )
         self.phase_: dict[str, Any] = by_phase.fit_by(self.cohort_, "phase")
+        self.dynamics_: dict[str, Any] | None = None
+        if self.dynamics:
+            try:
+                self.dynamics_ = (
+                    TouchpointDynamics(self.touchpoint, self.design, self.n_boot, self.seed)
+                    .fit(data)
+                    .to_dict()
+                )
+            except ValueError as exc:  # e.g. too little history: the rest of the report stands
+                self.dynamics_ = {"touchpoint": self.touchpoint, "error": str(exc)}
         return self
 
     def record(self) -> dict[str, Any]:
@@ -78,15 +91,12 @@ class TouchpointAnalysis:
             "design_text": self.design.describe(),
             "headline": self.headline(),
             "result": self.result_,
+            "dynamics": self.dynamics_,
         }
 
     def save(self, path: str | Path) -> Path:
         """Write ``record()`` as JSON (atomically: a half-written file never exists)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.record(), indent=1, default=float) + "\n")
-        tmp.replace(path)
-        return path
+        return write_json(path, self.record())
 
     @property
     def primary(self) -> str:

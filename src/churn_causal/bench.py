@@ -15,18 +15,35 @@ import sys
 import tempfile
 import time
 
-STEPS = ("simulate", "load", "cohort", "analysis", "analysis_weekly", "match")
+STEPS = (
+    "simulate",
+    "load",
+    "cohort",
+    "analysis",
+    "analysis_weekly",
+    "dynamics",
+    "dynamics_weekly",
+    "match",
+)
 DEFAULT_SIZES = {
     "load": [10_000, 100_000],
     "simulate": [10_000, 100_000, 1_000_000],
     "cohort": [10_000, 100_000],
     "analysis": [10_000, 20_000, 100_000],
     "analysis_weekly": [10_000, 20_000, 100_000],
+    "dynamics": [10_000, 20_000, 100_000],
+    "dynamics_weekly": [10_000, 20_000, 100_000],
     "match": [1_000_000],
 }
 # One touchpoint's full report analysis (by tier, EconML CATE, DoWhy refutation, bootstrap):
 # support in monthly trials, and cs_touch in its default weekly trials (4.4x the rows).
-ANALYSED = {"analysis": "support", "analysis_weekly": "cs_touch"}
+# The effects over time alone: seminar (monthly trials), and cs_touch (weekly) with its MSM.
+ANALYSED = {
+    "analysis": "support",
+    "analysis_weekly": "cs_touch",
+    "dynamics": "seminar",
+    "dynamics_weekly": "cs_touch",
+}
 
 
 def _synthetic(rows: int, covariates: int = 10, seed: int = 0):
@@ -90,6 +107,7 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
     their peak memory is the step's own (plus the loaded tables)."""
     from churn_causal.analysis import TouchpointAnalysis
     from churn_causal.design import build_cohort
+    from churn_causal.dynamics import TouchpointDynamics
     from churn_causal.simulate import simulate
     from churn_causal.tables import load
 
@@ -113,6 +131,9 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
         t0 = time.perf_counter()
         if step == "cohort":
             out["rows"] = len(build_cohort(data, "support"))
+        elif step.startswith("dynamics"):
+            dyn = TouchpointDynamics(ANALYSED[step], n_boot=200).fit(data)
+            out["rows"] = dyn.event_study_["pairs"]
         else:
             out["rows"] = len(TouchpointAnalysis(ANALYSED[step], n_boot=200).fit(data).cohort_)
         out["seconds"] = time.perf_counter() - t0

@@ -162,16 +162,10 @@ def _estimate(args: argparse.Namespace) -> int:
             estimator = EffectEstimator(**_table_spec(args), by=args.by, **options)
         else:
             from churn_causal.design import build_cohort
-            from churn_causal.tables import DataError, load
 
             if not args.touchpoint:
                 raise BadInput("with --data, give --touchpoint NAME")
-            source, cfg = _data_source(args)
-            try:
-                data = load(source, cfg.get("columns"), [args.touchpoint])
-            except DataError as exc:
-                _print_problems(exc.problems)
-                return EXIT_BAD_INPUT
+            data = _load_cs(args)
             design = _design(_design_overrides(args), args.touchpoint)
             df = build_cohort(data, args.touchpoint, design)
             estimator = cohort_estimator(
@@ -184,6 +178,51 @@ def _estimate(args: argparse.Namespace) -> int:
     print(result.summary().round(4).to_string())
     print(f"wrote {args.out}")
     return 0
+
+
+def _dynamics(args: argparse.Namespace) -> int:
+    from churn_causal.dynamics import TouchpointDynamics
+
+    data = _load_cs(args)
+    design = _design(_design_overrides(args), args.touchpoint)
+    try:
+        dyn = TouchpointDynamics(args.touchpoint, design, n_boot=args.n_boot, seed=args.seed)
+        dyn.fit(data)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    dyn.save(args.out)
+    r = dyn.to_dict()
+    hl, es = r["half_life_days"], r["event_study"]
+    print(
+        f"half-life of the effect on health: {hl['estimate']:.0f} days"
+        if hl.get("estimable")
+        else f"half-life: not estimable ({hl['reason']})"
+    )
+    print(
+        f"event study: level jump {es['level_jump']['estimate']:+.2f} points, slope change "
+        f"{es['slope_change']['estimate']:+.3f} points/week: {es['mechanism']}"
+    )
+    if r["msm"]:
+        m = r["msm"]["msm"]
+        print(
+            f"MSM: {100 * m['estimate']:+.2f} pp first-year churn with the touches as they happen "
+            f"vs none (95% CI {100 * m['ci_low']:+.2f} to {100 * m['ci_high']:+.2f})"
+        )
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _load_cs(args: argparse.Namespace):
+    """The CS data of --data/--config for --touchpoint; every data problem listed, exit 2."""
+    from churn_causal.tables import DataError, load
+
+    source, cfg = _data_source(args)
+    try:
+        return load(source, cfg.get("columns"), [args.touchpoint])
+    except DataError as exc:
+        _print_problems(exc.problems)
+        raise BadInput(f"{source}: the data has the errors listed above") from exc
 
 
 def _read_table(path: Path):
@@ -252,6 +291,26 @@ def _validate_methods(args: argparse.Namespace) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         estimates.to_csv(args.out, index=False)
     print(summary.to_string())
+    print(
+        f"{args.replications} replications of {args.customers} customers in "
+        f"{time.perf_counter() - t0:.0f} s" + (f"; estimates in {args.out}" if args.out else "")
+    )
+    return 0
+
+
+def _validate_dynamics(args: argparse.Namespace) -> int:
+    from churn_causal.grading import grade_dynamics
+
+    if args.replications < 1 or args.customers < 100:
+        raise BadInput("--replications must be at least 1 and --customers at least 100")
+    t0 = time.perf_counter()
+    estimates, summary = grade_dynamics(
+        args.replications, args.customers, args.first_seed, args.n_boot
+    )
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        estimates.to_csv(args.out, index=False)
+    print(summary.T.to_string())
     print(
         f"{args.replications} replications of {args.customers} customers in "
         f"{time.perf_counter() - t0:.0f} s" + (f"; estimates in {args.out}" if args.out else "")
@@ -333,6 +392,17 @@ def parser() -> argparse.ArgumentParser:
     tab.add_argument("--cluster", help="column of the unit rows are clustered in")
     e.set_defaults(func=_estimate)
 
+    dy = sub.add_parser(
+        "dynamics", help="effects over time: decay, event study, MSM (cs_touch); write JSON"
+    )
+    _data_options(dy)
+    dy.add_argument("--touchpoint", required=True)
+    dy.add_argument("--out", required=True, help="the dynamics JSON file")
+    dy.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates")
+    dy.add_argument("--seed", type=int, default=0)
+    _design_options(dy)
+    dy.set_defaults(func=_dynamics)
+
     g = sub.add_parser(
         "validate-methods", help="grade every estimator against the simulator's truth"
     )
@@ -344,6 +414,17 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--n-boot", type=int, default=200)
     g.add_argument("--out", help="CSV of every estimate")
     g.set_defaults(func=_validate_methods)
+
+    vd = sub.add_parser(
+        "validate-dynamics",
+        help="grade half-life, event study and MSM against the simulator over many data sets",
+    )
+    vd.add_argument("--replications", type=int, default=20)
+    vd.add_argument("--customers", type=int, default=20_000)
+    vd.add_argument("--first-seed", type=int, default=1)
+    vd.add_argument("--n-boot", type=int, default=200)
+    vd.add_argument("--out", help="CSV of every estimate")
+    vd.set_defaults(func=_validate_dynamics)
 
     r = sub.add_parser("report", help="run the report notebooks into HTML")
     _data_options(r)

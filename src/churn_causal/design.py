@@ -80,7 +80,8 @@ def build_cohort(
 ) -> pd.DataFrame:
     """Stack the target trials of ``design`` for ``touchpoint`` into one table.
 
-    Columns: ``trial`` (month or week of tenure), ``customer_id``, ``treated``, the baseline
+    Columns: ``trial`` (month or week of tenure), ``customer_id``, ``treated``, ``event_day``
+    (tenure day of the first event in the window; NaN if untreated), the baseline
     covariates (``NUMERIC_COVARIATES``, ``CATEGORICAL_COVARIATES`` and ``prior_<touchpoint>``
     counts of each touchpoint before the window), ``duration_days`` (from time zero to churn or
     censoring, at most the horizon), ``churned`` (churn observed within the horizon) and
@@ -121,10 +122,11 @@ def build_cohort(
 
     # Treatment: an event of the touchpoint inside the trial's window.
     focal = t_kind == touchpoints.index(touchpoint)
-    treated = np.zeros((n, len(trials)), dtype=bool)
+    first_event = np.full((n, len(trials)), np.inf)
     for j in range(len(trials)):  # one vectorised pass per trial
         hit = focal & (t_day >= ws[j]) & (t_day < we[j])
-        treated[t_cust[hit], j] = True
+        np.minimum.at(first_event[:, j], t_cust[hit], t_day[hit])
+    treated = np.isfinite(first_event)
 
     # Eligible customer-trials, then those still at risk at time zero.
     eligible = (churn_day[:, None] > ws) & (we <= censor_day[:, None])
@@ -135,6 +137,8 @@ def build_cohort(
             "trial": trials[j],
             "customer_id": cust["customer_id"].to_numpy()[rows],
             "treated": treated[rows, j],
+            # tenure day of the first event in the window (the treated's time of treatment)
+            "event_day": np.where(treated[rows, j], first_event[rows, j], np.nan),
         }
     )
     health = HealthIndex(data, cust, start)

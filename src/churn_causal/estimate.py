@@ -375,14 +375,7 @@ class EffectEstimator:
         if method == "match":
             if self.estimand != "ATT":
                 raise ValueError("match estimates the ATT; use iptw or dr for the ATE")
-            strata = (  # one integer per combination of the exact columns (vectorised)
-                df.groupby(list(self.exact), sort=False, observed=True, dropna=False)
-                .ngroup()
-                .to_numpy()
-                if self.exact
-                else np.zeros(len(t))
-            )
-            partner = match_nearest(logit, t, strata, self.caliper_sd)
+            partner = self._partners(df, logit, t)
             matched = partner >= 0
             w = np.where(matched, 1.0, 0.0)
             w += np.bincount(partner[matched], minlength=len(t))
@@ -402,6 +395,25 @@ class EffectEstimator:
         diagnostics["ess"] = {"treated": _ess(w[t]), "control": _ess(w[~t])}
         diagnostics["max_weight"] = float(w.max())
         return w
+
+    def _partners(self, df: pd.DataFrame, logit: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Each treated row's matched control (-1 if none), exact on the ``exact`` columns."""
+        strata = (  # one integer per combination of the exact columns (vectorised)
+            df.groupby(list(self.exact), sort=False, observed=True, dropna=False)
+            .ngroup()
+            .to_numpy()
+            if self.exact
+            else np.zeros(len(t))
+        )
+        return match_nearest(logit, t, strata, self.caliper_sd)
+
+    def matched_pairs(self, df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """The rows kept and the matched pairs as (treated row, control row) positions in
+        them, for contrasts aligned on each treated row's own time of treatment."""
+        data, df = self._prepare(df, [])
+        partner = self._partners(df, self._propensity(data), data.t)
+        treated = np.flatnonzero(partner >= 0)
+        return df, treated, partner[treated]
 
     def _weighted_contrast(self, data, weights, outcome_type) -> dict[str, dict[str, float]]:
         t, keep = data.t, weights > 0

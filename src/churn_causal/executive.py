@@ -173,3 +173,28 @@ def styled_headline(table: pd.DataFrame, currency: str):
     fmt |= {c: "{:+.1f}" for c in ("plain difference (pp)", "corrected effect (pp)")}
     fmt |= {"extra customer-months retained": "{:,.0f}"}
     return table.style.format(fmt, na_rep="-")
+
+
+def over_time(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Per touchpoint, in words: how its effect on health behaves over time (from each
+    report's dynamics), and for CS-manager touches the first-year effect of the programme."""
+    rows = []
+    for tp, record in records.items():
+        d = record.get("dynamics")
+        if not d or "error" in d:
+            continue
+        hl, es = d["half_life_days"], d["event_study"]
+        row = {
+            "touchpoint": tp,
+            "how it works on health": es["mechanism"],
+            "effect on health fades by half in": f"{hl['estimate']:.0f} days"
+            if hl.get("estimable") and hl["ci_high"] is not None
+            else "no clear fading within a year",
+        }
+        if d.get("msm"):
+            m = {k: 100 * v for k, v in d["msm"]["msm"].items()}
+            row["first-year churn, touches as now vs half as likely (pp)"] = (
+                f"{m['estimate']:+.1f} ({m['ci_low']:+.1f} to {m['ci_high']:+.1f})"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("touchpoint").fillna("") if rows else pd.DataFrame()

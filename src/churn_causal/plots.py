@@ -131,3 +131,49 @@ def truth_plot(table, ax: plt.Axes | None = None) -> plt.Axes:
     ax.set_xlabel("effect on churn by the horizon, percentage points")
     ax.legend(fontsize="small")
     return ax
+
+
+def decay_plot(dynamics: dict[str, Any], ax: plt.Axes | None = None) -> plt.Axes:
+    """Effect on the health score by days after the touch (95% CI), with the fitted
+    exponential decay and its half-life where one was estimable (a ``dynamics.json``)."""
+    ax = _axes(ax, (8, 3.5))
+    lags = dynamics["lags"]
+    x = np.array([r["days_after_touch"] for r in lags])
+    est = np.array([r["effect"] for r in lags])
+    lo, hi = np.array([r["ci_low"] for r in lags]), np.array([r["ci_high"] for r in lags])
+    ax.errorbar(x, est, yerr=[est - lo, hi - est], fmt="o", capsize=3, label="effect, 95% CI")
+    hl = dynamics["half_life_days"]
+    if hl.get("estimable"):
+        t = np.linspace(hl["peak_days_after_touch"], x.max(), 200)
+        fit = hl["fitted_amplitude_points"] * 2 ** (-(t - t[0]) / hl["estimate"])
+        ax.plot(
+            t, fit, color="crimson", label=f"exponential decay, half-life {hl['estimate']:.0f} d"
+        )
+    ax.axhline(0, color="grey", linestyle=":")
+    ax.set_xlabel("days after the touch")
+    ax.set_ylabel("health score points vs matched")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def event_study_plot(dynamics: dict[str, Any], ax: plt.Axes | None = None) -> plt.Axes:
+    """Health of treated customers and matched controls by week around the touch, and their
+    difference with its 95% band (a ``dynamics.json``)."""
+    es = dynamics["event_study"]["curve"]
+    if ax is None:
+        _, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    else:
+        top, bottom = ax, ax.twinx()
+    w = np.array(es["weeks"])
+    top.plot(w, es["treated"], label="touched")
+    top.plot(w, es["controls"], label="matched, not touched")
+    top.set_ylabel("mean health score")
+    top.legend(fontsize="small")
+    bottom.fill_between(w, es["ci_low"], es["ci_high"], alpha=0.3)
+    bottom.plot(w, es["difference"])
+    bottom.axhline(0, color="grey", linestyle=":")
+    for a in (top, bottom):
+        a.axvline(0.5, color="grey", linestyle="--", linewidth=0.8)
+    bottom.set_xlabel("weeks from the touch (0 = last reading before it)")
+    bottom.set_ylabel("difference, points")
+    return bottom

@@ -26,7 +26,7 @@ import yaml
 
 from churn_causal.trials import WEEK_DAYS, TrialDesign
 from churn_causal.truth import TruthAccumulator, counterfactual_churn, run_factual
-from churn_causal.world import PILLARS, TIERS, TOUCHPOINTS, World, make_population
+from churn_causal.world import PILLARS, TIERS, TOUCHPOINTS, State, World, make_population
 
 SCHEMA_VERSION = 1
 
@@ -131,6 +131,7 @@ def simulate(
 
     truth = {
         "schema_version": SCHEMA_VERSION,
+        "dynamics": dynamics_truth(p, world, pop),
         "seed": seed,
         "customers": customers,
         "data_end": str(data_end),
@@ -158,6 +159,46 @@ def simulate(
         touches=_touches_table(touch_parts, pop, first),
         truth=truth,
     )
+
+
+MSM_TOUCHPOINT, MSM_WEEKS, MSM_DELTA = "cs_touch", 53, 0.5
+
+
+def dynamics_truth(p: dict, world: World, pop) -> dict[str, Any]:
+    """What the dynamics analyses estimate: each effect's half-life and mechanism (set in the
+    parameters), and for cs_touch the incremental intervention: every customer's first
+    ``MSM_WEEKS`` weeks simulated again with each week's odds of a touch times ``MSM_DELTA``
+    (same draws), against the same weeks as they happened."""
+    ef = p["effects"]
+    shifted = copy.deepcopy(p)
+    shifted["uptake"][MSM_TOUCHPOINT]["intercept"] += float(np.log(MSM_DELTA))
+    churned = {}
+    for regime, w_ in (("natural", world), ("intervention", World(shifted, MSM_WEEKS))):
+        st = State.initial(pop, p)
+        for w in range(MSM_WEEKS):
+            w_.step(st, w)
+        churned[regime] = float((st.churn_day <= WEEK_DAYS * MSM_WEEKS).mean())
+    return {
+        "half_life_days": {k: ef[k]["half_life_days"] for k in TOUCHPOINTS},
+        "mechanism": {
+            "support": "prevents decline (damps falls of the health pillars)",
+            "seminar": "raises the level (a boost of the pillars that fades)",
+            "community": "prevents decline and lifts the pillars' target gradually",
+            "cs_touch": "lowers the churn hazard directly, small lift of health",
+        },
+        "msm": {
+            MSM_TOUCHPOINT: {
+                "estimand": f"churn within {MSM_WEEKS} weeks of contract start with "
+                f"{MSM_TOUCHPOINT} as it happens minus with each week's odds of one multiplied "
+                f"by {MSM_DELTA}",
+                "delta": MSM_DELTA,
+                "horizon_days": MSM_WEEKS * WEEK_DAYS,
+                "risk_natural": churned["natural"],
+                "risk_intervention": churned["intervention"],
+                "risk_difference": churned["natural"] - churned["intervention"],
+            }
+        },
+    }
 
 
 def customer_ids(n: int) -> np.ndarray:

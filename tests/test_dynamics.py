@@ -1,0 +1,141 @@
+"""Effects over time: the half-life fit, the jump/slope split, and recovery of the simulator's
+dynamics (seminar half-life, support's mechanism, the cs_touch MSM) on the shared 20k world."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from churn_causal.cli import main
+from churn_causal.dynamics import (
+    TouchpointDynamics,
+    _jump_and_slope,
+    against_truth,
+    fit_half_life,
+)
+from churn_causal.msm import IncrementalTouchEffect, person_weeks
+
+
+def test_half_life_fit_recovers_a_known_decay():
+    lags = np.array([0.0, 7, 23, 38, 53, 83, 113, 143, 173])
+    rng = np.random.default_rng(0)
+    clean = 6.0 * 2 ** (-lags / 30.0)
+    amp, h = fit_half_life(lags, clean[None, :], np.full(len(lags), 0.1))
+    assert amp[0] == pytest.approx(6.0, rel=0.01) and h[0] == pytest.approx(30.0, rel=0.02)
+    noisy = clean + rng.normal(0, 0.1, size=(200, len(lags)))
+    _, hs = fit_half_life(lags, noisy, np.full(len(lags), 0.1))
+    assert abs(np.median(hs) - 30.0) < 2 * hs.std()  # unbiased within its own spread
+
+
+def test_jump_and_slope_tell_a_boost_from_prevented_decline():
+    weeks = np.arange(-4, 13)
+    zero = 4
+    boost = np.where(weeks > 0, 5.0 * 0.85 ** (weeks - 1), 0.0)  # step that fades
+    gap = np.zeros(len(weeks))  # a gap that opens at 0.5 a week and saturates
+    for k in range(zero + 1, len(weeks)):
+        gap[k] = gap[k - 1] + 0.5 - 0.08 * gap[k - 1]
+    jump, slope = _jump_and_slope(np.vstack([boost, gap]), zero, 8)
+    assert jump[0] == pytest.approx(5.0, abs=0.05) and abs(slope[0]) < 0.05
+    assert abs(jump[1]) < 0.05 and slope[1] == pytest.approx(0.5, abs=0.05)
+
+
+@pytest.fixture(scope="module")
+def seminar(world_data):
+    return TouchpointDynamics("seminar", n_boot=100, seed=3).fit(world_data).to_dict()
+
+
+def test_seminar_half_life_and_jump(seminar, world):
+    """The seminar's boost fades with the simulator's 30-day half-life (issue: within 50%)."""
+    hl = seminar["half_life_days"]
+    assert hl["estimable"]
+    truth = world.truth["dynamics"]["half_life_days"]["seminar"]
+    assert abs(hl["estimate"] - truth) <= 0.5 * truth
+    es = seminar["event_study"]
+    assert es["mechanism"] == "raises the level"
+    assert es["level_jump"]["ci_low"] > 0
+    assert es["pre_trend_ok"]
+    assert against_truth(seminar, world.truth)["half_life_true"] == truth
+
+
+def test_support_prevents_decline(world_data, world):
+    es = TouchpointDynamics("support", n_boot=100, seed=3).fit(world_data).to_dict()
+    es = es["event_study"]
+    assert es["slope_change"]["ci_low"] > 0  # the gap keeps opening after the ticket ...
+    assert abs(es["level_jump"]["estimate"]) < 0.1 * max(es["curve"]["difference"])  # ... no step
+    assert es["mechanism"] == "prevents decline"
+    assert world.truth["dynamics"]["mechanism"]["support"].startswith("prevents decline")
+
+
+def test_person_weeks_follow_each_customer(world_data):
+    pw = person_weeks(world_data, "cs_touch", 53)
+    assert pw["week"].between(0, 52).all()
+    assert not pw.duplicated(["customer_id", "week"]).any()
+    # exposure is "never" until the first touch, then counts weeks since the last one
+    first = pw[pw["touched"]].groupby("customer_id", observed=True)["week"].min()
+    row = pw.merge(first.rename("first"), left_on="customer_id", right_index=True)
+    assert row.loc[row["week"] <= row["first"], "exposure"].isna().all()
+    assert row.loc[row["week"] == row["first"] + 1, "exposure"].eq("1-4 weeks").all()
+    # churn is counted once, in the week of the churn date
+    assert pw.groupby("customer_id", observed=True)["churned"].sum().max() == 1
+
+
+def test_msm_recovers_the_incremental_effect(world_data, world):
+    """Within 3 bootstrap SE of the simulator's truth; the health-blind weights get the sign
+    wrong and the current-health model misses towards zero."""
+    r = IncrementalTouchEffect(n_boot=100, seed=3).fit(world_data).result_
+    truth = world.truth["dynamics"]["msm"]["cs_touch"]
+    assert truth["risk_difference"] < 0
+    assert abs(r["msm"]["estimate"] - truth["risk_difference"]) <= 3 * r["msm"]["se"]
+    assert r["baseline_only"]["estimate"] > 0
+    # The classic model misses by about 3 of its SEs on one 20k data set (0.9 pp of a 1.2 pp
+    # effect; systematic over replications, see README): assert 2 SE and worse than the MSM.
+    miss = r["current_health"]["estimate"] - truth["risk_difference"]
+    assert miss > 2 * r["current_health"]["se"]
+    assert miss > abs(r["msm"]["estimate"] - truth["risk_difference"])
+    assert r["risk_natural"]["estimate"] == pytest.approx(
+        truth["risk_natural"], abs=3 * r["risk_natural"]["se"]
+    )
+
+
+def test_msm_rejects_a_policy_of_more_touches():
+    with pytest.raises(ValueError, match="delta"):
+        IncrementalTouchEffect(delta=2.0)
+
+
+def test_dynamics_cli_writes_json(small_dir, tmp_path, capsys):
+    out = tmp_path / "dyn" / "dynamics.json"
+    code = main(
+        ["dynamics", "--data", small_dir, "--touchpoint", "seminar", "--out", str(out),
+         "--n-boot", "20"]
+    )  # fmt: skip
+    assert code == 0
+    r = json.loads(out.read_text())
+    assert {"half_life_days", "event_study", "msm", "lags"} <= set(r)
+    assert {"level_jump", "slope_change"} <= set(r["event_study"])
+    assert "event study" in capsys.readouterr().out
+
+
+def test_dynamics_cli_bad_touchpoint_exits_2(small_dir, tmp_path, capsys):
+    code = main(
+        ["dynamics", "--data", small_dir, "--touchpoint", "webinar", "--out",
+         str(tmp_path / "d.json")]
+    )  # fmt: skip
+    assert code == 2
+    assert not (tmp_path / "d.json").exists()
+
+
+def test_dynamics_figures_and_words(seminar, world):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from churn_causal import plots
+    from churn_causal.dynamics import describe
+
+    ax = plots.decay_plot(seminar)
+    assert any("half-life" in t.get_text() for t in ax.get_legend().get_texts())
+    bottom = plots.event_study_plot(seminar)
+    assert len(bottom.collections) >= 1  # the 95% band
+    words = describe(seminar, world.truth)
+    assert "raises the level" in words and "true half-life is 30 days" in words
