@@ -50,7 +50,7 @@ def test_matching_without_controls_matches_nothing():
 @pytest.fixture(scope="module")
 def analyses(world_data):
     return {
-        tp: TouchpointAnalysis(tp, n_boot=200, seed=1, refute=False).fit(world_data)
+        tp: TouchpointAnalysis(tp, n_boot=200, seed=1, refute=False, dynamics=False).fit(world_data)
         for tp in TOUCHPOINTS
     }
 
