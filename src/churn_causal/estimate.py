@@ -115,7 +115,6 @@ class _Data:
     y: np.ndarray | None = None  # binary or continuous outcome
     duration: np.ndarray | None = None
     event: np.ndarray | None = None
-    strata: np.ndarray | None = None  # survival curves per stratum, then standardised
 
 
 class EffectEstimator:
@@ -144,7 +143,6 @@ class EffectEstimator:
         trim: float | None = None,
         missing: str = "drop",
         by: str | None = None,
-        km_strata: str | None = None,
         refute: bool = False,
         n_boot: int = 200,
         seed: int = 0,
@@ -165,14 +163,12 @@ class EffectEstimator:
         self.estimand, self.methods, self.cluster = estimand, tuple(methods), cluster
         self.exact, self.caliper_sd, self.trim = tuple(exact), caliper_sd, trim
         self.missing, self.by, self.n_boot, self.seed = missing, by, n_boot, seed
-        self.refute, self.km_strata = refute, km_strata
+        self.refute = refute
 
     # ----------------------------------------------------------------------- preparation
     def _prepare(self, df: pd.DataFrame, notes: list[str]) -> tuple[_Data, pd.DataFrame]:
         needed = [self.treatment, *self.covariates, *self.exact]
-        needed += [
-            c for c in (self.outcome, self.duration, self.event, self.cluster, self.km_strata) if c
-        ]
+        needed += [c for c in (self.outcome, self.duration, self.event, self.cluster) if c]
         absent = [c for c in dict.fromkeys(needed) if c not in df.columns]
         if absent:
             raise ValueError(f"columns not in the table: {absent}; it has {list(df.columns)}")
@@ -200,8 +196,6 @@ class EffectEstimator:
         cluster = df[self.cluster].to_numpy() if self.cluster else np.arange(len(df))
         shown = pd.get_dummies(df[self.covariates], dtype=float)
         data = _Data(x=x, t=t, cluster=cluster, shown=shown)
-        if self.km_strata:
-            data.strata = pd.factorize(df[self.km_strata])[0]
         if self.outcome:
             data.y = df[self.outcome].to_numpy(dtype=float)
         else:
@@ -300,7 +294,7 @@ class EffectEstimator:
         from churn_causal.heterogeneity import cate_by_level
 
         if outcome_type == "time_to_event":
-            y, c = _ipcw_outcome(data.duration, data.event, self.horizon, data.strata)
+            y, c = _ipcw_outcome(data.duration, data.event, self.horizon)
         else:
             y, c = data.y, np.ones(len(data.t))
         known = c > 0
@@ -321,7 +315,7 @@ class EffectEstimator:
         if self.outcome:
             outcome = self.outcome
         else:
-            y, c = _ipcw_outcome(data.duration, data.event, self.horizon, data.strata)
+            y, c = _ipcw_outcome(data.duration, data.event, self.horizon)
             outcome = "_event_by_horizon"
             df = df.assign(**{outcome: np.where(c > 0, y, np.nan)})
         return dowhy_check(
@@ -425,18 +419,12 @@ class EffectEstimator:
         t, keep = data.t, weights > 0
         treat, ctrl = t & keep, ~t & keep
 
-        target = treat if self.estimand == "ATT" else treat | ctrl
-        if data.strata is not None:  # only strata with both arms can be compared
-            both = np.intersect1d(data.strata[treat], data.strata[ctrl])
-            target = target & np.isin(data.strata, both)
-
-        def risk_rmst(d, e, w):
-            return km_summary(d, e, self.horizon, w)
-
         def stats(w: np.ndarray) -> dict[str, np.ndarray]:
             if outcome_type == "time_to_event":
-                r1, m1 = _km(data, treat, target, w, risk_rmst)
-                r0, m0 = _km(data, ctrl, target, w, risk_rmst)
+                r1, m1 = km_summary(
+                    data.duration[treat], data.event[treat], self.horizon, w[:, treat]
+                )
+                r0, m0 = km_summary(data.duration[ctrl], data.event[ctrl], self.horizon, w[:, ctrl])
                 return {"risk_difference": r1 - r0, "rmst_difference": m1 - m0}, r0
             y1 = (w[:, treat] @ data.y[treat]) / w[:, treat].sum(axis=1)
             y0 = (w[:, ctrl] @ data.y[ctrl]) / w[:, ctrl].sum(axis=1)
@@ -459,16 +447,14 @@ class EffectEstimator:
         if outcome_type == "time_to_event":
             out["hazard_ratio"] = self._hazard_ratio(data, weights, treat | ctrl)
             grid = np.linspace(0, self.horizon, CURVE_POINTS)
-
-            def curve(d, e, w):
-                return (km_curve(d, e, grid, w),)
-
             out["survival_curve"] = {
                 "days": grid.tolist(),
-                **{
-                    arm: _km(data, rows, target, weights[None, :], curve)[0][0].tolist()
-                    for arm, rows in (("treated", treat), ("control", ctrl))
-                },
+                "treated": km_curve(
+                    data.duration[treat], data.event[treat], grid, weights[treat]
+                ).tolist(),
+                "control": km_curve(
+                    data.duration[ctrl], data.event[ctrl], grid, weights[ctrl]
+                ).tolist(),
             }
         return out
 
@@ -491,7 +477,7 @@ class EffectEstimator:
         """Augmented IPW with a cluster-robust influence-function standard error."""
         t = data.t
         if outcome_type == "time_to_event":
-            y, c = _ipcw_outcome(data.duration, data.event, self.horizon, data.strata)
+            y, c = _ipcw_outcome(data.duration, data.event, self.horizon)
             scale = "risk_difference"
         else:
             y, c = data.y, np.ones(len(t))
@@ -541,16 +527,9 @@ class EffectEstimator:
 
 
 # ---------------------------------------------------------------------------- helpers
-def _ipcw_outcome(duration, event, horizon, strata=None) -> tuple[np.ndarray, np.ndarray]:
+def _ipcw_outcome(duration, event, horizon) -> tuple[np.ndarray, np.ndarray]:
     """Churned by the horizon, and inverse-probability-of-censoring weights (0 where the
-    status at the horizon is unknown), with censoring survival from Kaplan-Meier (within each
-    stratum, when given: censoring depends on the trial in stacked trials)."""
-    if strata is not None:
-        y, c = np.zeros(len(duration)), np.zeros(len(duration))
-        for s in np.unique(strata):
-            rows = strata == s
-            y[rows], c[rows] = _ipcw_outcome(duration[rows], event[rows], horizon)
-        return y, c
+    status at the horizon is unknown), with censoring survival from Kaplan-Meier."""
     known = (event & (duration <= horizon)) | (duration >= horizon)
     y = (event & (duration <= horizon)).astype(float)
     at = np.minimum(duration, horizon)
@@ -567,28 +546,6 @@ def _ipcw_outcome(duration, event, horizon, strata=None) -> tuple[np.ndarray, np
     g_at = np.where(idx >= 0, g[np.maximum(idx, 0)], 1.0)
     c = np.where(known, 1.0 / np.maximum(g_at, 1e-6), 0.0)
     return y, c
-
-
-def _km(data: _Data, arm: np.ndarray, target: np.ndarray, w: np.ndarray, summary) -> tuple:
-    """``summary(duration, event, weights)`` of the weighted Kaplan-Meier of the ``arm`` rows,
-    per weight row of ``w`` (B x n). With strata (``km_strata``) it is computed per stratum and
-    averaged with the strata's shares of the ``target`` rows' weights (the treated for the ATT).
-    Stacked trials need this: later trials are censored sooner and churn at other rates, so
-    one pooled curve mixes the trials differently at each follow-up time (dependent
-    censoring; in the simulator it overstated both arms' risk by about 5%)."""
-    if data.strata is None:
-        return summary(data.duration[arm], data.event[arm], w[:, arm])
-    strata = np.unique(data.strata[target])
-    mass = [w[:, target & (data.strata == s)].sum(axis=1) for s in strata]
-    norm = np.sum(mass, axis=0)
-    total = None
-    for s, m in zip(strata, mass, strict=True):  # one pass per trial, vectorised within
-        rows = arm & (data.strata == s)
-        part = summary(data.duration[rows], data.event[rows], w[:, rows])
-        share = m / norm
-        part = tuple(share.reshape(-1, *([1] * (p.ndim - 1))) * p for p in part)
-        total = part if total is None else tuple(a + b for a, b in zip(total, part, strict=True))
-    return total
 
 
 def _cluster_se(phi: np.ndarray, cluster: np.ndarray) -> float:
@@ -654,6 +611,5 @@ def cohort_estimator(touchpoints: list[str], horizon: int, **kwargs) -> EffectEs
         horizon=horizon,
         cluster="customer_id",
         exact=exact,
-        km_strata="trial",
         **kwargs,
     )
