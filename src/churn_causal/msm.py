@@ -38,11 +38,11 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from churn_causal.design import ONBOARDING_DAYS
 from churn_causal.survival import cluster_bootstrap
 from churn_causal.tables import CSData
 from churn_causal.trials import WEEK_DAYS
 
-ONBOARDING_WEEKS = 17
 FALL_WEEKS = 8
 # Weeks since the latest earlier touch: bins of the exposure (none = never touched before).
 EXPOSURE_BINS = (0, 4, 13, 26, 10**6)
@@ -94,7 +94,7 @@ def person_weeks(data: CSData, touchpoint: str, horizon_weeks: int) -> pd.DataFr
             "log_seats": np.log1p(cust["seats"].to_numpy(dtype=float))[row],
         }
     )
-    out["onboarding"] = out["week"] < ONBOARDING_WEEKS
+    out["onboarding"] = out["week"] * WEEK_DAYS < ONBOARDING_DAYS
     out["exposure"] = person_exposure(out, touched)
     return out
 
@@ -215,13 +215,6 @@ class IncrementalTouchEffect:
             return x.to_numpy(dtype=float)
 
         model = _logit(design(pw["exposure"]), pw["churned"].to_numpy())
-        self.classic_odds_ratios_ = dict(
-            zip(
-                EXPOSURE_LABELS,
-                np.exp(model.coef_[0][-len(EXPOSURE_LABELS) - 3 : -3]),
-                strict=False,
-            )
-        )
         keep = np.random.default_rng(self.seed).random(len(pw)) < self.delta
         thinned = person_exposure(pw, pw["touched"].to_numpy() & keep)
         return model.predict_proba(design(thinned))[:, 1]
