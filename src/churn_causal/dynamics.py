@@ -21,7 +21,7 @@ import pandas as pd
 
 from churn_causal.design import HealthIndex
 from churn_causal.files import write_json
-from churn_causal.survival import cluster_bootstrap
+from churn_causal.survival import bootstrap_interval, cluster_bootstrap
 from churn_causal.tables import CSData
 from churn_causal.trials import MONTH_DAYS, REACTIVE_TOUCHPOINTS, TrialDesign, period_start_day
 
@@ -79,16 +79,6 @@ def paired_contrast(
     m1, m0 = means(np.ones((1, len(yt))))
     boot = cluster_bootstrap(cluster, n_boot, seed, lambda bw: np.subtract(*means(bw)))
     return m1[0], m0[0], m1[0] - m0[0], boot
-
-
-def _ci(point: float, boot: np.ndarray) -> dict[str, float]:
-    lo, hi = np.nanpercentile(boot, [2.5, 97.5])
-    return {
-        "estimate": float(point),
-        "se": float(np.nanstd(boot, ddof=1)),
-        "ci_low": float(lo),
-        "ci_high": float(hi),
-    }
 
 
 # ------------------------------------------------------------------------ decay
@@ -226,7 +216,7 @@ def event_study(
     trend = (diff[pre] * x).sum() / (x * x).sum()
     b_trend = (boot[:, pre] * x).sum(axis=1) / (x * x).sum()
     lo, hi = np.nanpercentile(boot, [2.5, 97.5], axis=0)
-    pre_trend = _ci(trend, b_trend)
+    pre_trend = bootstrap_interval(trend, b_trend)
     largest_pre = float(np.abs(diff[pre]).max())
     largest_post = float(np.abs(diff[~pre]).max())
     return {
@@ -236,8 +226,8 @@ def event_study(
         "difference": diff.tolist(),
         "ci_low": lo.tolist(),
         "ci_high": hi.tolist(),
-        "level_jump": _ci(jump[0], b_jump),
-        "slope_change": _ci(slope[0] - trend, b_slope - b_trend),
+        "level_jump": bootstrap_interval(jump[0], b_jump),
+        "slope_change": bootstrap_interval(slope[0] - trend, b_slope - b_trend),
         "pre_trend": pre_trend,
         "largest_pre_difference": largest_pre,
         # Parallel before the touch: no trend, and no pre-touch gap worth a tenth of the effect.

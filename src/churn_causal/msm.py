@@ -39,7 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from churn_causal.design import ONBOARDING_DAYS
-from churn_causal.survival import cluster_bootstrap
+from churn_causal.survival import bootstrap_interval, cluster_bootstrap
 from churn_causal.tables import CSData
 from churn_causal.trials import WEEK_DAYS
 
@@ -220,15 +220,6 @@ class IncrementalTouchEffect:
         return model.predict_proba(design(thinned))[:, 1]
 
     def _result(self, point: np.ndarray, boot: np.ndarray) -> dict[str, Any]:
-        def interval(est: float, reps: np.ndarray) -> dict[str, float]:
-            lo, hi = np.percentile(reps, [2.5, 97.5])
-            return {
-                "estimate": float(est),
-                "se": float(reps.std(ddof=1)),
-                "ci_low": float(lo),
-                "ci_high": float(hi),
-            }
-
         out: dict[str, Any] = {
             "touchpoint": self.touchpoint,
             "delta": self.delta,
@@ -238,11 +229,11 @@ class IncrementalTouchEffect:
                 " (negative = the touches prevent churn)"
             ),
             "horizon_days": self.horizon_weeks * WEEK_DAYS,
-            "risk_natural": interval(point[0], boot[:, 0]),
-            "risk_intervention": interval(point[1], boot[:, 1]),
+            "risk_natural": bootstrap_interval(point[0], boot[:, 0]),
+            "risk_intervention": bootstrap_interval(point[1], boot[:, 1]),
         }
         for i, name in enumerate(("msm", "baseline_only", "current_health"), start=1):
-            out[name] = interval(point[0] - point[i], boot[:, 0] - boot[:, i])
+            out[name] = bootstrap_interval(point[0] - point[i], boot[:, 0] - boot[:, i])
         w = self.weights_
         out["diagnostics"] = {
             "person_weeks": len(self.person_weeks_),

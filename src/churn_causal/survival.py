@@ -139,3 +139,14 @@ def cluster_bootstrap(
     rng = np.random.default_rng(seed)
     sizes = [min(batch, n_boot - i) for i in range(0, n_boot, batch)]
     return np.concatenate([statistic(cluster_poisson_weights(clusters, b, rng)) for b in sizes])
+
+
+def bootstrap_interval(point: float, reps: np.ndarray) -> dict[str, float]:
+    """The estimate with the replicates' SD and 2.5/97.5 percentiles (NaN replicates ignored)."""
+    lo, hi = np.nanpercentile(reps, [2.5, 97.5])
+    return {
+        "estimate": float(point),
+        "se": float(np.nanstd(reps, ddof=1)),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+    }
