@@ -175,21 +175,28 @@ def lag_effects(
 
 
 # ------------------------------------------------------------------- event study
-def _jump_and_slope(d: np.ndarray, zero: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Level jump and initial slope of difference paths ``d`` (B x K; column ``zero`` is the
-    last reading before the touch) from a partial-adjustment fit of the post-touch weeks:
-    each week's change is ``slope + rate * gap`` (the gap opens at ``slope`` points a week and
-    decays at ``rate``). The jump is the first change beyond what that predicts from the
-    pre-touch gap: a one-off step (a boost) shows as a jump, a steady divergence (declines
-    prevented) as a slope. Vectorised: closed-form least squares per row. (A push that fades
-    is not fitted: a fading push and a decaying step would be the same curve.)"""
+def _jump_and_slope(
+    d: np.ndarray, zero: int, steps: int, jump_weeks: int = 13
+) -> tuple[np.ndarray, np.ndarray]:
+    """Level jump and steady slope of difference paths ``d`` (B x K; column ``zero`` is the
+    last reading before the touch).
+
+    The jump is the discontinuity at the touch (a regression discontinuity in time, Hausman &
+    Rapson 2018): a cubic in weeks fitted to the first ``jump_weeks`` post-touch readings,
+    extrapolated back to the touch, minus the reading before it. A gap that builds up from
+    nothing extrapolates back to nothing; a one-off boost to its size at the touch.
+    The slope comes from a partial-adjustment fit of the first ``steps`` weeks: each week's
+    change is ``slope + rate * gap``, so a gap that opens steadily (declines prevented) has a
+    slope while a boost that fades has only a rate. Vectorised: least squares for all rows."""
+    post = d[:, zero + 1 : zero + jump_weeks + 1]
+    k = np.arange(1, post.shape[1] + 1, dtype=float)
+    at_touch = np.linalg.lstsq(np.vander(k, 4), post.T)[0][-1]
+    jump = at_touch - d[:, zero]
     gap = d[:, zero + 1 : zero + steps + 1]
     change = np.diff(d[:, zero + 1 : zero + steps + 2], axis=1)
     gm, cm = gap.mean(axis=1, keepdims=True), change.mean(axis=1, keepdims=True)
     rate = ((gap - gm) * (change - cm)).sum(axis=1) / ((gap - gm) ** 2).sum(axis=1)
-    slope = cm[:, 0] - rate * gm[:, 0]
-    jump = (d[:, zero + 1] - d[:, zero]) - (slope + rate * d[:, zero])
-    return jump, slope
+    return jump, cm[:, 0] - rate * gm[:, 0]
 
 
 def event_study(
@@ -203,9 +210,9 @@ def event_study(
 ) -> dict[str, Any]:
     """Mean health of treated customers and their matched controls by week relative to the
     touch (week 0 = the last reading before it) with bootstrap bands; the pre-period slope of
-    the difference (pre-trend check); and the level jump and initial slope after the touch
-    (``_jump_and_slope`` over ``fit_weeks`` weeks; the slope change is that slope minus the
-    pre-period one), points and points per week."""
+    the difference (pre-trend check); and the level jump and steady slope after the touch
+    (``_jump_and_slope``; the slope change is that slope minus the pre-period one), points and
+    points per week."""
     weeks = np.asarray(weeks, dtype=int)
     m1, m0, diff, boot = paired_contrast(yt, yc, cluster, n_boot, seed)
     zero = int(np.flatnonzero(weeks == 0)[0])
