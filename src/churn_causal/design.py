@@ -34,9 +34,10 @@ NUMERIC_COVARIATES = (
     "log_mrr",
     "tenure_months",
 )
+CUSTOMER_CATEGORICALS = ("tier", "contract_type")  # copied from the customers table
 # The lifecycle phase is known at the window's start and uptake differs by it (CS programmes
 # treat onboarding customers differently); linear tenure alone misses that step.
-CATEGORICAL_COVARIATES = ("tier", "contract_type", "phase")
+CATEGORICAL_COVARIATES = (*CUSTOMER_CATEGORICALS, "phase")
 RECENCY_CAP_DAYS = 365
 # The onboarding phase: about the first four months (17 weeks) of tenure; adoption after it.
 ONBOARDING_DAYS = 119
@@ -148,7 +149,7 @@ def build_cohort(
     drift = _window_drift(health, rows, ws[j], we[j], out["score"].to_numpy())
     out["tenure_months"] = (trials[j] - 1) * PERIOD_DAYS[design.unit] / MONTH_DAYS
     out["phase"] = np.where(ws[j] < ONBOARDING_DAYS, "onboarding", "adoption")
-    for c in ("tier", "contract_type"):
+    for c in CUSTOMER_CATEGORICALS:
         out[c] = cust[c].astype(str).to_numpy()[rows]
     out["log_seats"] = np.log(cust["seats"].to_numpy(dtype=float)[rows])
     out["log_mrr"] = np.log1p(cust["mrr"].to_numpy(dtype=float)[rows])
