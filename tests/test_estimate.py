@@ -82,6 +82,65 @@ def test_rmst_difference_for_time_to_event():
         assert rmst["estimate"] > 0  # the treatment prevents events: more time retained
 
 
+def test_spline_propensity_follows_uptake_that_reacts_to_a_fall():
+    """Uptake that starts only once x is a fall (a hinge) is not linear in x: the linear
+    propensity leaves confounding in the weights, the spline one removes it."""
+    rng = np.random.default_rng(4)
+    n = 40_000
+    x = rng.uniform(-3, 3, size=n)
+    fall = np.maximum(x, 0)
+    t = rng.random(n) < expit(-2 + 1.5 * fall)
+    df = pd.DataFrame({"x": x, "t": t, "y": 2 * fall**2 + 1.0 * t + rng.normal(size=n)})
+    estimates = {}
+    for model in ("linear", "spline"):
+        r = EffectEstimator("t", ["x"], outcome="y", methods=("iptw",), propensity=model, seed=2)
+        estimates[model] = r.fit(df).methods["iptw"]["mean_difference"]
+    spline, linear = estimates["spline"], estimates["linear"]
+    assert abs(spline["estimate"] - 1.0) <= 3 * spline["se"], spline
+    assert abs(linear["estimate"] - 1.0) > 10 * linear["se"], linear
+
+
+def test_survival_curves_per_trial_undo_censoring_that_depends_on_the_trial():
+    """Stacked trials: the early trial churns more and is followed for the whole horizon, the
+    late one churns less and is mostly censored early. One pooled Kaplan-Meier curve lets the
+    early trial dominate late follow-up and overstates the risk; curves per trial, averaged
+    with the treated's trial shares, give the true risk (no effect here)."""
+    rng = np.random.default_rng(5)
+    n = 40_000
+    late = rng.random(n) < 0.5
+    rate = np.where(late, 0.002, 0.01)
+    time = rng.exponential(1 / rate)
+    censor = np.where(late & (rng.random(n) < 0.8), rng.uniform(0, 100, size=n), 400.0)
+    df = pd.DataFrame(
+        {
+            "trial": np.where(late, "late", "early"),
+            "t": rng.random(n) < 0.5,
+            "x": rng.normal(size=n),
+            "duration": np.minimum(time, censor),
+            "event": time <= censor,
+        }
+    )
+    horizon = 365
+    truth = 1 - (0.5 * np.exp(-0.01 * horizon) + 0.5 * np.exp(-0.002 * horizon))
+    risks = {}
+    for strata in (None, "trial"):
+        r = EffectEstimator(
+            "t",
+            ["x"],
+            duration="duration",
+            event="event",
+            horizon=horizon,
+            methods=("naive",),
+            km_strata=strata,
+            seed=1,
+        ).fit(df)
+        rd = r.methods["naive"]["risk_difference"]
+        risks[strata] = rd["risk_control"], rd["se"]
+    (per_trial, se), (pooled, _) = risks["trial"], risks[None]
+    assert abs(per_trial - truth) <= 3 * se
+    assert pooled - truth > 10 * se
+
+
 @pytest.mark.parametrize("estimand", ["ATT", "ATE"])
 def test_agrees_with_the_rossi_randomised_trial(estimand):
     """Financial aid was randomised in the Rossi recidivism study: every adjusted estimate of
@@ -181,6 +240,8 @@ def test_bad_configuration_is_refused():
         EffectEstimator("t", ["x"], duration="d")
     with pytest.raises(ValueError, match="unknown method"):
         EffectEstimator("t", ["x"], outcome="y", methods=("magic",))
+    with pytest.raises(ValueError, match="propensity must be one of"):
+        EffectEstimator("t", ["x"], outcome="y", propensity="forest")
     df, _ = confounded(n=500)
     with pytest.raises(ValueError, match="match estimates the ATT"):
         EffectEstimator("t", ["x"], outcome="y", estimand="ATE").fit(df)
@@ -214,7 +275,13 @@ def test_command_line_on_any_table_and_on_cs_data(tmp_path, small_dir, capsys):
         str(out),
     ]
     assert main(argv) == 0
-    assert json.loads(out.read_text())["methods"]["iptw"]["risk_difference"]["estimate"] < 0
+    rossi = json.loads(out.read_text())
+    assert rossi["methods"]["iptw"]["risk_difference"]["estimate"] < 0
+    assert rossi["diagnostics"]["propensity_model"] == "linear"
+    assert main([*argv, "--propensity", "spline", "--strata", "race"]) == 0
+    assert json.loads(out.read_text())["diagnostics"]["survival_strata"] == "race"
+    assert main([*argv, "--propensity", "forest"]) == 2
+    assert "propensity must be one of" in capsys.readouterr().err
     cs = tmp_path / "seminar.json"
     argv = [
         "estimate",
@@ -234,6 +301,8 @@ def test_command_line_on_any_table_and_on_cs_data(tmp_path, small_dir, capsys):
     assert result["outcome_type"] == "time_to_event"
     assert set(result["methods"]["match"]) == {"risk_difference", "rmst_difference", "hazard_ratio"}
     assert result["methods"]["match"]["hazard_ratio"]["estimate"] > 0
+    assert result["diagnostics"]["propensity_model"] == "spline"
+    assert result["diagnostics"]["survival_strata"] == "trial"
     assert main(["estimate", "--table", str(table), "--treatment", "fin", "--out", "x"]) == 2
     assert "--covariates" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

@@ -156,6 +156,8 @@ def _estimate(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "refute": args.refute,
     }
+    if args.propensity:
+        options["propensity"] = args.propensity
     try:
         if args.table:
             df = _read_table(Path(args.table))
@@ -250,6 +252,7 @@ def _table_spec(args: argparse.Namespace) -> dict:
         "event": args.event,
         "horizon": args.horizon,
         "cluster": args.cluster,
+        "km_strata": args.strata,
     }
 
 
@@ -373,6 +376,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--by", help="also estimate within each level of this column (CS data: tier)")
     e.add_argument(
+        "--propensity",
+        help="propensity model: 'linear' logit, or 'spline' (with spline terms of the numeric "
+        "covariates); default: spline for CS data, linear for a table",
+    )
+    e.add_argument(
         "--refute",
         action="store_true",
         help="add DoWhy's cross-check and refuters (placebo, random cause, subsets)",
@@ -390,6 +398,11 @@ def parser() -> argparse.ArgumentParser:
     tab.add_argument("--event", help="... event column (1 = event, 0 = censored) ...")
     tab.add_argument("--horizon", type=float, help="... and the horizon, in duration units")
     tab.add_argument("--cluster", help="column of the unit rows are clustered in")
+    tab.add_argument(
+        "--strata",
+        help="column (e.g. the trial of stacked trials) within which survival curves and "
+        "censoring weights are computed before they are averaged",
+    )
     e.set_defaults(func=_estimate)
 
     dy = sub.add_parser(

@@ -127,7 +127,7 @@ def simulate(
     for trial in closed:
         horizon = designs[trial.design].horizon_days
         cf = counterfactual_churn(world, trial, horizon)
-        acc[trial.design].add(trial, st.churn_day, cf, pop.tier, horizon)
+        acc[trial.design].add(trial, st.churn_day, cf, pop.tier, horizon, observe_days)
 
     truth = {
         "schema_version": SCHEMA_VERSION,
@@ -136,13 +136,17 @@ def simulate(
         "customers": customers,
         "data_end": str(data_end),
         "definitions": {
-            "att_risk_difference": "per design: mean over treated customer-trials alive at time "
-            "zero in both worlds of [churned within horizon_days after time zero] with the "
-            "touchpoint minus without it (negative = prevents churn)",
+            "att_risk_difference": "per design: mean over treated customer-trials in the data "
+            "(window closed by the data end) alive at time zero in both worlds of [churned within "
+            "horizon_days after time zero] with the touchpoint minus without it (negative = "
+            "prevents churn)",
             "att_rmst_difference_days": "same units, mean of days retained up to the horizon with "
             "minus without the touchpoint",
             "naive_risk_difference": "observed churn risk by the horizon, treated minus untreated "
-            "eligible customer-trials alive at time zero, on the full (uncensored) future",
+            "eligible customer-trials in the data alive at time zero, on the full (uncensored) "
+            "future",
+            "all_trials": "the ATT over every treated customer-trial, also those whose window "
+            "closes after the data end (not in any cohort built from the data)",
             "in_window": "treated customer-trials by what happened inside the treatment window: "
             "churned there (factual), saved there (would have churned without the touchpoint), "
             "caused there",

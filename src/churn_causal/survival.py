@@ -55,10 +55,15 @@ def km_summary(
 def km_curve(
     duration: np.ndarray, event: np.ndarray, grid: np.ndarray, weights: np.ndarray | None = None
 ) -> np.ndarray:
-    """The (weighted) Kaplan-Meier survival function at the points of ``grid``."""
+    """The (weighted) Kaplan-Meier survival function at the points of ``grid``; one row per
+    weight vector when ``weights`` is (B, n)."""
     times, surv = _km_steps(duration, event, float(np.max(grid)), weights)
     at = np.searchsorted(times, grid, side="right") - 1
-    return np.where(at >= 0, surv[0, np.maximum(at, 0)] if len(times) else 1.0, 1.0)
+    if len(times) == 0:
+        out = np.ones((surv.shape[0], len(grid)))
+    else:
+        out = np.where(at >= 0, surv[:, np.maximum(at, 0)], 1.0)
+    return out if np.ndim(weights) == 2 else out[0]
 
 
 def km_risk(

@@ -119,10 +119,23 @@ class TruthAccumulator:
         self.rows: list[dict[str, np.ndarray]] = []
         self.naive: list[dict[str, np.ndarray]] = []
 
-    def add(self, trial: Trial, factual: np.ndarray, cf: np.ndarray, tier, horizon: int) -> None:
-        """Add a closed trial: ``factual`` churn days of everyone, ``cf`` of its treated units."""
+    def add(
+        self,
+        trial: Trial,
+        factual: np.ndarray,
+        cf: np.ndarray,
+        tier: np.ndarray,
+        horizon: int,
+        observe_days: np.ndarray,
+    ) -> None:
+        """Add a closed trial: ``factual`` churn days of everyone, ``cf`` of its treated units.
+
+        ``observe_days`` (each customer's last observed tenure day) marks the customer-trials
+        whose window closed by the data end: the ones a cohort built from the data can hold.
+        """
         t0, h = trial.hi, horizon
-        at_risk = trial.eligible & (factual > t0)
+        in_data = t0 <= observe_days
+        at_risk = trial.eligible & (factual > t0) & in_data
         y, _ = _outcomes(factual, t0, h)
         for k in range(len(TOUCHPOINTS)):
             treated = trial.treated[:, k]
@@ -143,6 +156,7 @@ class TruthAccumulator:
                     "k": np.full(len(rows), k),
                     "m": np.full(len(rows), trial.m),
                     "tier": tier[rows],
+                    "in_data": in_data[rows],
                     "alive1": cd1 > t0,
                     "alive0": cd0 > t0,
                     "y1": y1,
@@ -158,7 +172,8 @@ class TruthAccumulator:
         naive = naive.groupby(["k", "treated"])[["n", "events"]].sum()
         out = {}
         for k, name in enumerate(TOUCHPOINTS):
-            u = units[units["k"] == k]
+            every = units[(units["k"] == k) & units["alive1"] & units["alive0"]]
+            u = units[(units["k"] == k) & units["in_data"]]
             main = u[u["alive1"] & u["alive0"]]
             risk = naive.loc[k, "events"] / naive.loc[k, "n"]
             out[name] = {
@@ -174,6 +189,7 @@ class TruthAccumulator:
                 },
                 "by_tier": {TIERS[t]: _att(main[main["tier"] == t]) for t in range(len(TIERS))},
                 "by_trial_month": {int(m): _att(g) for m, g in main.groupby("m", sort=True)},
+                "all_trials": _att(every),
             }
         return out
 
