@@ -279,7 +279,11 @@ class TouchpointDynamics:
 
         cohort = build_cohort(data, self.touchpoint, self.design)
         health = HealthLookup(data)
-        estimator = cohort_estimator(data.touchpoints, self.design.horizon_days)
+        # Pairs matched on a linear logit: with the spline terms of the churn estimate the
+        # seminar's matched pairs were no longer parallel before the touch (pre-trend check).
+        estimator = cohort_estimator(
+            data.touchpoints, self.design.horizon_days, propensity="linear"
+        )
         rows, t, c = estimator.matched_pairs(cohort)
         cluster = rows["customer_id"].to_numpy()[t]
         yt, yc = paired_paths(health, rows, t, c, self.lags_days)
