@@ -118,6 +118,7 @@ class _Data:
     event: np.ndarray | None = None
     strata: np.ndarray | None = None  # survival curves per stratum, then standardised
     n_numeric: int = 0  # the first columns of x are the numeric covariates
+    by_horizon: tuple[np.ndarray, np.ndarray] | None = None  # event by the horizon, IPC weights
 
 
 class EffectEstimator:
@@ -215,6 +216,7 @@ class EffectEstimator:
         else:
             data.duration = df[self.duration].to_numpy(dtype=float)
             data.event = df[self.event].to_numpy().astype(bool)
+            data.by_horizon = _ipcw_outcome(data.duration, data.event, self.horizon, data.strata)
         return data, df
 
     def _encode(self, df: pd.DataFrame, notes: list[str]) -> tuple[np.ndarray, int]:
@@ -311,7 +313,7 @@ class EffectEstimator:
         from churn_causal.heterogeneity import cate_by_level
 
         if outcome_type == "time_to_event":
-            y, c = _ipcw_outcome(data.duration, data.event, self.horizon, data.strata)
+            y, c = data.by_horizon
         else:
             y, c = data.y, np.ones(len(data.t))
         known = c > 0
@@ -332,7 +334,7 @@ class EffectEstimator:
         if self.outcome:
             outcome = self.outcome
         else:
-            y, c = _ipcw_outcome(data.duration, data.event, self.horizon, data.strata)
+            y, c = data.by_horizon
             outcome = "_event_by_horizon"
             df = df.assign(**{outcome: np.where(c > 0, y, np.nan)})
         return dowhy_check(
@@ -505,7 +507,7 @@ class EffectEstimator:
         """Augmented IPW with a cluster-robust influence-function standard error."""
         t = data.t
         if outcome_type == "time_to_event":
-            y, c = _ipcw_outcome(data.duration, data.event, self.horizon, data.strata)
+            y, c = data.by_horizon
             scale = "risk_difference"
         else:
             y, c = data.y, np.ones(len(t))
