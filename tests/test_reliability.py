@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from churn_causal.reliability import e_value, verdict
@@ -62,3 +64,24 @@ def test_no_adjusted_estimate_is_unreliable():
     r["methods"] = {"naive": r["methods"]["naive"]}
     v = verdict(r)
     assert v["level"] == "unreliable" and "do not overlap" in v["reasons"][0]
+
+
+def test_e_value_of_a_continuous_outcome_through_the_standardised_difference():
+    """d = 0.5 SD: risk ratio about exp(0.91 x 0.5) (VanderWeele & Ding 2017)."""
+    ev = e_value({"estimate": 5.0, "ci_low": 3.0, "ci_high": 7.0, "outcome_sd": 10.0})
+    rr = math.exp(0.455)
+    assert ev["risk_ratio"] == pytest.approx(rr)
+    assert ev["point"] == pytest.approx(rr + math.sqrt(rr * (rr - 1)))
+    low = math.exp(0.91 * 0.3)
+    assert ev["ci_limit"] == pytest.approx(low + math.sqrt(low * (low - 1)))
+    assert ev["via"].startswith("standardised mean difference")
+    assert e_value({"estimate": 5.0, "ci_low": 3.0, "ci_high": 7.0}) is None  # no SD
+
+
+def test_verdict_of_a_continuous_outcome_compares_mean_differences():
+    r = result()
+    for scales in r["methods"].values():
+        scales["mean_difference"] = scales.pop("risk_difference")
+    assert verdict(r)["level"] == "reliable"
+    r["methods"]["dr"]["mean_difference"]["estimate"] = -0.05
+    assert any("disagree" in x for x in verdict(r)["reasons"])

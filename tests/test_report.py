@@ -17,6 +17,7 @@ import yaml
 
 from churn_causal import history
 from churn_causal.cli import main
+from churn_causal.names import file_stem
 
 
 def report(data: str, out, *options: str) -> int:
@@ -119,10 +120,25 @@ def test_the_executive_summary_reads_the_touchpoint_results(run):
     assert "import " not in page
 
 
-def test_the_validation_report_sets_estimates_beside_the_truth(run):
+def test_the_validation_report_sets_estimates_beside_the_truth(run, degenerate_dir):
+    """The page's count of intervals that contain the truth is that of the results against
+    the simulator's truth.json, and most of them do: 12 95% intervals (two touchpoints, three
+    methods and three tiers each), of which at least 10 (all but 2% of runs, were they
+    independent)."""
+    from churn_causal.analysis import load_truth
+    from churn_causal.executive import load_results
+    from churn_causal.grading import against_truth
+
     _, out = run
     page = (out / "r1" / "validation.html").read_text()
-    assert "adjusted intervals contain the truth" in page
+    table = against_truth(load_results(out / "r1"), load_truth(degenerate_dir))
+    adjusted = table[table["method"] != "naive"]
+    assert f"{adjusted['covered'].sum()} of {len(adjusted)} adjusted intervals" in page
+    assert len(adjusted) == 12 and adjusted["covered"].sum() >= 10
+    truth = json.loads(Path(degenerate_dir, "truth.json").read_text())
+    seminar = truth["designs"]["month"]["touchpoints"]["seminar"]["att_risk_difference"]
+    row = table[(table["touchpoint"] == "seminar") & (table["tier"] == "all")]
+    assert (row.loc[row["method"] != "naive", "truth"] == round(100 * seminar, 2)).all()
     assert page.count("data:image/png;base64") >= 1
 
 
@@ -255,3 +271,74 @@ def test_scheduled_runs_are_documented_and_the_workflow_runs_the_report():
     readme = (root / "README.md").read_text()
     cron = re.search(r"^\d+ \d+ \* \* \S+ .*churn-causal report --config .*$", readme, re.M)
     assert cron, "README gives a crontab line"
+
+
+# ------------------------------------------------------------------ Japanese data, hostile names
+HOSTILE = "<img src=x onerror=\"document.title='pwned'\">/../../コミュニティ"
+JA_TIERS = {"Enterprise": "エンタープライズ", "Middle": "ミドル", "SMB": "SMB"}
+JA_TOUCHPOINTS = {"seminar": "セミナー", "support": "サポート", "cs_touch": "CSタッチ"}
+
+
+@pytest.fixture(scope="module")
+def japanese_run(small_dir, tmp_path_factory):
+    """The small world as a Japanese team's Excel export: CSV files in cp932 with Japanese
+    tier and touchpoint names, plus a touchpoint whose name is markup and a path. No
+    truth.json: real data has none. Two touchpoints are reported."""
+    root = tmp_path_factory.mktemp("ja")
+    data = root / "export"
+    data.mkdir()
+    customers = pd.read_parquet(f"{small_dir}/customers.parquet")
+    customers["tier"] = customers["tier"].astype(str).map(JA_TIERS)
+    touches = pd.read_parquet(f"{small_dir}/touches.parquet")
+    names = {**JA_TOUCHPOINTS, "community": HOSTILE}
+    touches["touchpoint"] = touches["touchpoint"].astype(str).map(names)
+    health = pd.read_parquet(f"{small_dir}/health.parquet")
+    for name, df in (("customers", customers), ("health", health), ("touches", touches)):
+        df.to_csv(data / f"{name}.csv", index=False, encoding="cp932", date_format="%Y-%m-%d")
+    out = root / "reports"
+    options = ("--touchpoints", f"セミナー,{HOSTILE}", "--n-boot", "50", "--workers", "2")
+    code = report(str(data), out, *options, "--run-id", "ja")
+    return code, root, out / "ja"
+
+
+def test_a_cp932_export_with_japanese_names_is_published(japanese_run):
+    code, _, run = japanese_run
+    assert code == 0  # every notebook succeeded
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert {n["status"] for n in manifest["notebooks"]} == {"ok"}
+    assert manifest["parameters"]["touchpoints"] == ["セミナー", HOSTILE]
+    seminar = (run / "touchpoint-セミナー.html").read_text(encoding="utf-8")
+    assert "セミナー" in seminar and "エンタープライズ" in seminar and "ミドル" in seminar
+    result = json.loads((run / "result-セミナー.json").read_text(encoding="utf-8"))
+    assert set(result["result"]["by"]) == {"エンタープライズ", "ミドル", "SMB"}
+    assert result["result"]["design"]["unit"] == "month"
+    rows = history.read(run.parent / "history.duckdb")
+    assert set(rows["touchpoint"]) == {"セミナー", HOSTILE}
+
+
+def test_a_name_never_picks_a_path(japanese_run):
+    _, root, run = japanese_run
+    stem = file_stem(HOSTILE)
+    assert (run / f"touchpoint-{stem}.html").exists() and (run / f"result-{stem}.json").exists()
+    inside = {run.parent.resolve(), (root / "export").resolve()}
+    for path in root.rglob("*"):
+        assert any(p in inside for p in path.resolve().parents) or path.resolve() in inside, path
+
+
+@pytest.mark.parametrize("page_name", ["executive-summary.html", "hostile", "index.html"])
+def test_names_show_as_text_and_never_run_in_the_browser(japanese_run, browser, page_name):
+    _, _, run = japanese_run
+    if page_name == "hostile":
+        page_name = f"touchpoint-{file_stem(HOSTILE)}.html"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto((run / page_name).as_uri())
+    page.wait_for_load_state("networkidle")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / f"ja-{page_name.split('-')[0]}.png", full_page=True)
+    title, text = page.title(), page.inner_text("body")
+    injected = page.evaluate("() => document.querySelectorAll('[onerror], img[src=x]').length")
+    page.close()
+    assert title != "pwned" and injected == 0
+    assert HOSTILE in text  # shown as written
+    if page_name == "executive-summary.html":
+        assert "セミナー" in text

@@ -16,6 +16,7 @@ from churn_causal.design import ONBOARDING_DAYS, build_cohort
 from churn_causal.dynamics import TouchpointDynamics
 from churn_causal.estimate import cohort_estimator
 from churn_causal.files import write_json
+from churn_causal.names import markdown
 from churn_causal.plots import NAMES
 from churn_causal.tables import CSData
 from churn_causal.trials import TrialDesign
@@ -45,10 +46,13 @@ class TouchpointAnalysis:
         seed: int = 0,
         refute: bool = True,
         dynamics: bool = True,
+        ratio: int = 1,
+        replace: bool = True,
     ) -> None:
         self.touchpoint = touchpoint
         self.design = design or TrialDesign.for_touchpoint(touchpoint)
         self.n_boot, self.seed, self.refute, self.dynamics = n_boot, seed, refute, dynamics
+        self.ratio, self.replace = ratio, replace
 
     def fit(self, data: CSData) -> TouchpointAnalysis:
         self.cohort_ = build_cohort(data, self.touchpoint, self.design)
@@ -59,8 +63,12 @@ class TouchpointAnalysis:
             refute=self.refute,
             n_boot=self.n_boot,
             seed=self.seed,
+            ratio=self.ratio,
+            replace=self.replace,
         )
-        self.result_: dict[str, Any] = estimator.fit(self.cohort_).to_dict()
+        result = estimator.fit(self.cohort_)
+        result.design = self.design.to_dict()
+        self.result_: dict[str, Any] = result.to_dict()
         # Lifecycle phase: the primary (matched) estimate within onboarding and adoption trials.
         by_phase = cohort_estimator(
             data.touchpoints,
@@ -68,6 +76,8 @@ class TouchpointAnalysis:
             methods=("naive", "match"),
             n_boot=self.n_boot,
             seed=self.seed,
+            ratio=self.ratio,
+            replace=self.replace,
         )
         self.phase_: dict[str, Any] = by_phase.fit_by(self.cohort_, "phase")
         self.dynamics_: dict[str, Any] | None = None
@@ -239,7 +249,7 @@ class TouchpointAnalysis:
     def verdict_note(self) -> str:
         v, ev = self.result_["verdict"], self.result_.get("e_value")
         lines = [f"**Verdict: {v['level']}** (from the {NAMES[v['method']]} estimate)."]
-        lines += [f"* {reason}" for reason in v["reasons"]]
+        lines += [f"* {markdown(reason)}" for reason in v["reasons"]]
         if ev:
             lines.append(
                 f"* E-value {ev['point']:.2f}: an unmeasured confounder would need a "

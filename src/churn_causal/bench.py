@@ -24,6 +24,7 @@ STEPS = (
     "dynamics",
     "dynamics_weekly",
     "match",
+    "match_variants",
 )
 DEFAULT_SIZES = {
     "load": [10_000, 100_000],
@@ -34,7 +35,9 @@ DEFAULT_SIZES = {
     "dynamics": [10_000, 20_000, 100_000],
     "dynamics_weekly": [10_000, 20_000, 100_000],
     "match": [1_000_000],
+    "match_variants": [100_000, 1_000_000],
 }
+MATCH_VARIANTS = ((1, True), (5, True), (1, False), (5, False))  # (controls per treated, replace)
 # One touchpoint's full report analysis (by tier, EconML CATE, DoWhy refutation, bootstrap):
 # support in monthly trials, and cs_touch in its default weekly trials (4.4x the rows).
 # The effects over time alone: seminar (monthly trials), and cs_touch (weekly) with its MSM.
@@ -74,10 +77,9 @@ def _match_versus_dowhy(rows: int) -> dict:
     t0 = time.perf_counter()
     x = df[covariates].to_numpy()
     logit = fit_logit((x - x.mean(axis=0)) / x.std(axis=0), df["t"].to_numpy())
-    partner = match_nearest(logit, df["t"].to_numpy(), np.zeros(rows))
-    matched = partner >= 0
+    treated, control = match_nearest(logit, df["t"].to_numpy(), np.zeros(rows))
     y = df["y"].to_numpy()
-    ours = float(y[matched].mean() - y[partner[matched]].mean())
+    ours = float(y[treated].mean() - y[control].mean())
     ours_s = time.perf_counter() - t0
 
     from dowhy import CausalModel
@@ -96,8 +98,29 @@ def _match_versus_dowhy(rows: int) -> dict:
         "ours_att": round(ours, 4),
         "dowhy_seconds": round(theirs_s, 2),
         "dowhy_att": round(float(theirs), 4),
-        "matched_fraction": round(float(matched[df["t"].to_numpy()].mean()), 4),
+        "matched_fraction": round(len(treated) / df["t"].sum(), 4),
     }
+
+
+def _match_variants(rows: int) -> dict:
+    """Seconds of matching alone (the propensity fitted once) for 1:1 and 1:5, with and
+    without replacement, on the benchmark's confounded table."""
+    import numpy as np
+
+    from churn_causal.effects import fit_logit, match_nearest
+
+    df = _synthetic(rows)
+    x = df[[c for c in df.columns if c.startswith("x")]].to_numpy()
+    t = df["t"].to_numpy()
+    logit = fit_logit((x - x.mean(axis=0)) / x.std(axis=0), t)
+    strata = np.zeros(rows)
+    out = {}
+    for ratio, replace in MATCH_VARIANTS:
+        t0 = time.perf_counter()
+        pairs, _ = match_nearest(logit, t, strata, ratio=ratio, replace=replace)
+        name = f"1:{ratio} {'with' if replace else 'without'} replacement"
+        out[name] = {"seconds": round(time.perf_counter() - t0, 2), "pairs": len(pairs)}
+    return out
 
 
 def _measure(step: str, customers: int, data_dir: str) -> dict:
@@ -116,6 +139,9 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
     if step == "match":
         out.update(_match_versus_dowhy(customers), rows=customers)
         out["seconds"] = out["ours_seconds"]
+    elif step == "match_variants":
+        out.update(variants=_match_variants(customers), rows=customers)
+        out["seconds"] = sum(v["seconds"] for v in out["variants"].values())
     elif step == "simulate":
         sim = simulate(customers, seed=1)
         out["seconds"] = time.perf_counter() - t0
@@ -170,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for n in sorted({n for sizes in plan.values() for n in sizes}):
             data_dir = f"{tmp}/{n}"
-            needs_data = any(n in plan[s] for s in steps if s not in ("simulate", "match"))
+            tables = ("simulate", "match", "match_variants")  # steps that make their own data
+            needs_data = any(n in plan[s] for s in steps if s not in tables)
             for step in ("simulate", *[s for s in steps if s != "simulate"]):
                 wanted = n in plan.get(step, [])
                 if wanted or (step == "simulate" and needs_data):
@@ -194,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['dowhy_att']:+.4f}: {r['dowhy_seconds'] / r['ours_seconds']:.0f}x"
                     " slower"
                 )
+            if "variants" in r:
+                extra = "; ".join(
+                    f"{name} {v['seconds']} s ({v['pairs']:,} pairs)"
+                    for name, v in r["variants"].items()
+                )
+                extra = f"  (rows: table rows) {extra}"
             print(
                 f"{step:<10} {r['customers']:>10} {r['seconds']:>9.1f} {r['peak_mb']:>8} "
                 f"{r['rows']:>11}  {growth}{extra}"

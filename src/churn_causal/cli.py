@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from churn_causal.problems import DataError
 from churn_causal.trials import PERIOD_DAYS, REACTIVE_TOUCHPOINTS, TrialDesign
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
@@ -28,14 +29,27 @@ def _print_problems(problems: list) -> None:
 
 
 def _data_source(args: argparse.Namespace) -> tuple[Path, dict]:
-    """The data source and the config's data section, from --data and/or --config."""
+    """The data source and the config's data section, from --data, --encoding and --config."""
     from churn_causal.config import ConfigError, load_config
 
     try:
         data_cfg = load_config(args.config)["data"]
     except ConfigError as exc:
         raise BadInput(str(exc)) from exc
+    data_cfg["encoding"] = _encoding(args) or data_cfg.get("encoding", "auto")
     return _checked_source(args.data or data_cfg.get("source")), data_cfg
+
+
+def _encoding(args: argparse.Namespace) -> str | None:
+    """--encoding, checked (None when not given)."""
+    from churn_causal.readers import check_encoding
+
+    if not getattr(args, "encoding", None):
+        return None
+    try:
+        return check_encoding(args.encoding)
+    except ValueError as exc:
+        raise BadInput(f"--encoding: {exc}") from exc
 
 
 def _checked_source(source: str | Path | None) -> Path:
@@ -82,7 +96,8 @@ def _validate(args: argparse.Namespace) -> int:
     from churn_causal.validation import validate
 
     source, cfg = _data_source(args)
-    report = validate(read_raw(source, cfg.get("columns")), cfg.get("touchpoints"))
+    raw = read_raw(source, cfg.get("columns"), cfg["encoding"])
+    report = validate(raw, cfg.get("touchpoints"))
     _print_problems(report.problems)
     if report.errors:
         print(
@@ -97,11 +112,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _ingest(args: argparse.Namespace) -> int:
     from churn_causal.store import ingest
-    from churn_causal.tables import DataError
 
     source, cfg = _data_source(args)
     try:
-        report = ingest(source, args.to, cfg.get("columns"), cfg.get("touchpoints"))
+        report = ingest(
+            source, args.to, cfg.get("columns"), cfg.get("touchpoints"), cfg["encoding"]
+        )
     except DataError as exc:
         _print_problems(exc.problems)
         print(f"{source}: not ingested; {args.to} is left as it was", file=sys.stderr)
@@ -114,7 +130,6 @@ def _ingest(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from churn_causal.config import ConfigError, RunConfig
     from churn_causal.report import run_report
-    from churn_causal.tables import DataError
 
     try:
         cfg = RunConfig.from_file(args.config)
@@ -122,6 +137,11 @@ def _report(args: argparse.Namespace) -> int:
         raise BadInput(str(exc)) from exc
     # Command-line options override the config file.
     cfg.source = _checked_source(args.data or cfg.source)
+    cfg.encoding = _encoding(args) or cfg.encoding
+    if args.ratio is not None:
+        cfg.match_ratio = args.ratio
+    if args.without_replacement:
+        cfg.match_replace = False
     if args.touchpoints:
         cfg.touchpoints = args.touchpoints.split(",")
     cfg.design = {**cfg.design, **_design_overrides(args)}
@@ -146,7 +166,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _estimate(args: argparse.Namespace) -> int:
-    from churn_causal.estimate import METHODS, EffectEstimator, cohort_estimator
+    from churn_causal.estimate import METHODS, AnalysisError, EffectEstimator, cohort_estimator
+    from churn_causal.files import write_json
 
     default = METHODS if args.estimand == "ATT" else tuple(m for m in METHODS if m != "match")
     options = {
@@ -155,12 +176,18 @@ def _estimate(args: argparse.Namespace) -> int:
         "n_boot": args.n_boot,
         "seed": args.seed,
         "refute": args.refute,
+        "ratio": args.ratio or 1,
+        "replace": not args.without_replacement,
     }
     if args.propensity:
         options["propensity"] = args.propensity
+    design = None
     try:
         if args.table:
-            df = _read_table(Path(args.table))
+            from churn_causal.readers import read_table
+
+            origin = Path(args.table).name
+            df = read_table(Path(args.table), _encoding(args) or "auto")
             estimator = EffectEstimator(**_table_spec(args), by=args.by, **options)
         else:
             from churn_causal.design import build_cohort
@@ -169,27 +196,43 @@ def _estimate(args: argparse.Namespace) -> int:
                 raise BadInput("with --data, give --touchpoint NAME")
             data = _load_cs(args)
             design = _design(_design_overrides(args), args.touchpoint)
+            origin = f"the cohort of {args.touchpoint} ({design.describe()})"
             df = build_cohort(data, args.touchpoint, design)
             estimator = cohort_estimator(
                 data.touchpoints, design.horizon_days, by=args.by or "tier", **options
             )
         result = estimator.fit(df)
+    except AnalysisError as exc:
+        raise exc.located(origin) from None
     except ValueError as exc:
         raise BadInput(str(exc)) from exc
-    Path(args.out).write_text(result.to_json(indent=2) + "\n")
+    if design is not None:
+        result.design = design.to_dict()
+    payload = result.to_dict()
+    if args.figures:
+        from churn_causal.plots import write_figures
+
+        figures = write_figures(payload, args.figures)
+    write_json(args.out, payload)
     print(result.summary().round(4).to_string())
+    print(f"verdict: {payload['verdict']['level']} ({'; '.join(payload['verdict']['reasons'])})")
+    if args.figures:
+        print(f"figures: {', '.join(str(f) for f in figures)}")
     print(f"wrote {args.out}")
     return 0
 
 
 def _dynamics(args: argparse.Namespace) -> int:
     from churn_causal.dynamics import TouchpointDynamics
+    from churn_causal.estimate import AnalysisError
 
     data = _load_cs(args)
     design = _design(_design_overrides(args), args.touchpoint)
     try:
         dyn = TouchpointDynamics(args.touchpoint, design, n_boot=args.n_boot, seed=args.seed)
         dyn.fit(data)
+    except AnalysisError as exc:
+        raise exc.located(f"the cohort of {args.touchpoint} ({design.describe()})") from None
     except ValueError as exc:
         raise BadInput(str(exc)) from exc
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -216,27 +259,11 @@ def _dynamics(args: argparse.Namespace) -> int:
 
 
 def _load_cs(args: argparse.Namespace):
-    """The CS data of --data/--config for --touchpoint; every data problem listed, exit 2."""
-    from churn_causal.tables import DataError, load
+    """The CS data of --data/--config for --touchpoint (``DataError`` lists every problem)."""
+    from churn_causal.tables import load
 
     source, cfg = _data_source(args)
-    try:
-        return load(source, cfg.get("columns"), [args.touchpoint])
-    except DataError as exc:
-        _print_problems(exc.problems)
-        raise BadInput(f"{source}: the data has the errors listed above") from exc
-
-
-def _read_table(path: Path):
-    import pandas as pd
-
-    if not path.exists():
-        raise BadInput(f"--table {path}: no such file")
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix == ".csv":
-        return pd.read_csv(path)
-    raise BadInput(f"--table {path}: give a .csv or .parquet file")
+    return load(source, cfg.get("columns"), [args.touchpoint], cfg["encoding"])
 
 
 def _table_spec(args: argparse.Namespace) -> dict:
@@ -326,6 +353,23 @@ def _data_options(p: argparse.ArgumentParser, flag: str = "--data") -> None:
     p.add_argument(
         "--config", help="YAML config with a data section (source, column mapping, touchpoints)"
     )
+    p.add_argument(
+        "--encoding",
+        help="of the CSV files: auto (default: UTF-8 or cp932, recognised per file), utf-8, "
+        "cp932 (Shift-JIS, what Excel saves in Japan)",
+    )
+
+
+def _matching_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ratio", type=int, help="controls matched to each treated row (1:k; default 1)"
+    )
+    p.add_argument(
+        "--without-replacement",
+        action="store_true",
+        default=None,
+        help="use each control once (greedy, closest pairs first); default: with replacement",
+    )
 
 
 def _design_options(p: argparse.ArgumentParser) -> None:
@@ -385,12 +429,14 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add DoWhy's cross-check and refuters (placebo, random cause, subsets)",
     )
+    _matching_options(e)
+    e.add_argument("--figures", help="folder to write the result's figures to (PNG)")
     cs = e.add_argument_group("CS data (a cohort of target trials)")
     _data_options(cs)
     cs.add_argument("--touchpoint", help="the touchpoint whose effect to estimate")
     _design_options(e)
     tab = e.add_argument_group("any table")
-    tab.add_argument("--table", help="a .csv or .parquet file")
+    tab.add_argument("--table", help="a .csv or .parquet file (CSV: UTF-8 or cp932)")
     tab.add_argument("--treatment", help="0/1 or boolean column")
     tab.add_argument("--covariates", help="comma-separated columns to adjust for")
     tab.add_argument("--outcome", help="binary or continuous outcome column")
@@ -448,6 +494,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--n-boot", type=int, help="bootstrap replicates (default 200)")
     r.add_argument("--workers", type=int, help="notebooks at once (default: one per core)")
     r.add_argument("--run-id", help="default: the UTC time")
+    _matching_options(r)
     _design_options(r)
     r.set_defaults(func=_report)
     return p
@@ -464,6 +511,10 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's stop is an interrupt
     try:
         return args.func(args)
+    except DataError as exc:
+        _print_problems(exc.problems)
+        print(f"churn-causal {args.command}: nothing was written", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except (BadInput, FileNotFoundError, FileExistsError) as exc:
         print(f"churn-causal {args.command}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -7,9 +7,11 @@ data:
   columns:                      # contract name: your column name, per table
     customers: {customer_id: account_id, start_date: contract_start}
     touches: {touchpoint: activity_type}
+  encoding: auto                # of the CSV files: auto (UTF-8 or cp932), utf-8, cp932
 design: {}                      # overrides of each touchpoint's default trial design:
                                 # unit (month|week), first, last, window, horizon_days
-analysis: {seed: 0, n_boot: 200, refute: true}
+analysis: {seed: 0, n_boot: 200, refute: true,
+           match_ratio: 1, match_replace: true}   # controls per treated, with replacement
 business:
   currency: EUR
   gross_margin: 0.75            # of existing contracts
@@ -34,13 +36,14 @@ from typing import Any
 import yaml
 
 from churn_causal.money import Business
+from churn_causal.readers import AUTO, check_encoding
 from churn_causal.tables import CONTRACT
 from churn_causal.trials import TrialDesign
 
 SECTIONS = {
-    "data": {"source", "touchpoints", "columns"},
+    "data": {"source", "touchpoints", "columns", "encoding"},
     "design": {"unit", "first", "last", "window", "horizon_days"},
-    "analysis": {"seed", "n_boot", "refute"},
+    "analysis": {"seed", "n_boot", "refute", "match_ratio", "match_replace"},
     "business": {"currency", "gross_margin", "arpa"},
     "output": {"dir", "history", "workers"},
 }
@@ -57,10 +60,13 @@ class RunConfig:
     source: Path | None = None
     touchpoints: list[str] | None = None
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    encoding: str = AUTO
     design: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     n_boot: int = 200
     refute: bool = True
+    match_ratio: int = 1
+    match_replace: bool = True
     business: Business = field(default_factory=Business)
     out_dir: Path = Path("reports")
     history: Path | None = None  # default: <out_dir>/history.duckdb
@@ -92,10 +98,13 @@ class RunConfig:
                 source=Path(data["source"]) if "source" in data else None,
                 touchpoints=data.get("touchpoints"),
                 columns=data.get("columns") or {},
+                encoding=check_encoding(str(data.get("encoding", AUTO))),
                 design=cfg.get("design") or {},
                 seed=int(analysis.get("seed", 0)),
                 n_boot=int(analysis.get("n_boot", 200)),
                 refute=bool(analysis.get("refute", True)),
+                match_ratio=int(analysis.get("match_ratio", 1)),
+                match_replace=bool(analysis.get("match_replace", True)),
                 business=business,
                 out_dir=Path(out.get("dir", "reports")),
                 history=Path(out["history"]) if out.get("history") else None,
@@ -104,8 +113,11 @@ class RunConfig:
             run.designs(["any"])  # an impossible design fails here, before any work
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{where}: {exc}") from exc
-        if run.n_boot < 20 or run.workers < 0:
-            raise ConfigError(f"{where}: analysis.n_boot must be >= 20 and output.workers >= 0")
+        if run.n_boot < 20 or run.workers < 0 or run.match_ratio < 1:
+            raise ConfigError(
+                f"{where}: analysis.n_boot must be >= 20, analysis.match_ratio >= 1 and "
+                "output.workers >= 0"
+            )
         return run
 
 
@@ -155,6 +167,10 @@ def _check_data(path: Path, data: dict[str, Any]) -> None:
                 f"{path}: data.columns.{table}: {', '.join(sorted(bad))} not in "
                 f"the contract; columns: {', '.join(CONTRACT[table].names)}"
             )
+    try:
+        check_encoding(str(data.get("encoding", AUTO)))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: data.encoding: {exc}") from exc
     tps = data.get("touchpoints")
     if tps is not None and not (isinstance(tps, list) and all(isinstance(t, str) for t in tps)):
         raise ConfigError(f"{path}: data.touchpoints must be a list of names")

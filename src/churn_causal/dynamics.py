@@ -21,6 +21,7 @@ import pandas as pd
 
 from churn_causal.design import HealthIndex
 from churn_causal.files import write_json
+from churn_causal.names import markdown
 from churn_causal.survival import bootstrap_interval, cluster_bootstrap
 from churn_causal.tables import CSData
 from churn_causal.trials import MONTH_DAYS, REACTIVE_TOUCHPOINTS, TrialDesign, period_start_day
@@ -386,7 +387,7 @@ def against_truth(dyn: dict[str, Any], truth: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------ words
 def describe(d: dict[str, Any], truth: dict[str, Any] | None = None) -> str:
     """The decay and the event study of a ``dynamics.json`` in plain sentences (Markdown)."""
-    tp, hl, es = d["touchpoint"], d["half_life_days"], d["event_study"]
+    tp, hl, es = markdown(d["touchpoint"]), d["half_life_days"], d["event_study"]
     lines = []
     if hl.get("estimable"):
         upper = f"{hl['ci_high']:.0f}" if hl["ci_high"] is not None else "no upper limit"

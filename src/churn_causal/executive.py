@@ -17,6 +17,7 @@ import pandas as pd
 
 from churn_causal import history
 from churn_causal.money import Business, reached_by_tier, value_by_tier
+from churn_causal.names import markdown
 from churn_causal.plots import NAMES
 from churn_causal.tables import CSData
 from churn_causal.trials import MONTH_DAYS
@@ -104,7 +105,8 @@ def sentences(table: pd.DataFrame, currency: str, horizon_days: int = 365) -> li
         else:
             what = f"has no clear effect on churn within {months} months ({effect:+.1f} points)"
         text = (
-            f"**{tp}** {what} (95% CI {low:+.1f} to {high:+.1f}), for the customers who got it; "
+            f"**{markdown(tp)}** {what} (95% CI {low:+.1f} to {high:+.1f}), for the customers "
+            "who got it; "
             f"a plain comparison says {row['plain difference (pp)']:+.1f}."
         )
         if row["value"] is not None and not pd.isna(row["value"]):
@@ -163,7 +165,7 @@ def styled_values(table: pd.DataFrame, currency: str):
     fmt = {c: f"{currency} {{:,.0f}}" for c in money_cols}
     fmt |= {"customers reached": "{:,.0f}", "churn risk without (%)": "{:.1f}"}
     fmt |= {"effect (pp)": "{:+.1f}"}
-    return table.style.format(fmt, na_rep="")
+    return _escaped(table.style.format(fmt, na_rep="", escape="html"))
 
 
 def styled_headline(table: pd.DataFrame, currency: str):
@@ -172,7 +174,12 @@ def styled_headline(table: pd.DataFrame, currency: str):
     fmt |= {"customers reached (12 months)": "{:,}"}
     fmt |= {c: "{:+.1f}" for c in ("plain difference (pp)", "corrected effect (pp)")}
     fmt |= {"extra customer-months retained": "{:,.0f}"}
-    return table.style.format(fmt, na_rep="-")
+    return _escaped(table.style.format(fmt, na_rep="-", escape="html"))
+
+
+def _escaped(styler):
+    """Tier and touchpoint names are data: shown as text, never as markup."""
+    return styler.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
 
 
 def over_time(records: dict[str, dict[str, Any]]) -> pd.DataFrame:

@@ -134,7 +134,7 @@ def grade_dynamics(
     for tp, g in e.groupby("touchpoint", sort=False):
         row = {
             "touchpoint": tp,
-            "half_life_median_days": g["half_life"].median(),
+            "half_life_median_days": g["half_life"].dropna().median(),  # NaN: none estimable
             "half_life_true_days": g["half_life_true"].iloc[0],
             "half_life_within_50pct": (
                 (g["half_life"] - g["half_life_true"]).abs() <= 0.5 * g["half_life_true"]

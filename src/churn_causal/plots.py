@@ -6,10 +6,13 @@ without the data: the love plot, propensity overlap, adjusted survival curves, f
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+from churn_causal.reliability import primary_scale
 
 SMD_LIMIT = 0.1
 NAMES = {
@@ -66,6 +69,8 @@ def survival_plot(
     result: dict[str, Any], method: str | None = None, ax: plt.Axes | None = None
 ) -> plt.Axes:
     """Retention after time zero: as observed (dashed) and adjusted by ``method`` (solid)."""
+    if result["outcome_type"] != "time_to_event":
+        raise ValueError(f"a {result['outcome_type']} outcome has no survival curves")
     curves = result["curves"]
     method = method or result["verdict"]["method"]
     ax = _axes(ax, (8, 4.5))
@@ -82,8 +87,11 @@ def survival_plot(
     return ax
 
 
-def forest_rows(result: dict[str, Any], scale: str = "risk_difference") -> list[tuple]:
-    """(label, estimate, low, high) per method, and per level of ``by`` for the primary one."""
+def forest_rows(result: dict[str, Any], scale: str | None = None) -> list[tuple]:
+    """(label, estimate, low, high) per method, and per level of ``by`` for the primary one,
+    on ``scale`` (default: the risk difference, or the mean difference of a continuous
+    outcome)."""
+    scale = scale or primary_scale(next(iter(result["methods"].values())))
     rows = [
         (NAMES[m], v[scale]["estimate"], v[scale]["ci_low"], v[scale]["ci_high"])
         for m, v in result["methods"].items()
@@ -99,7 +107,18 @@ def forest_rows(result: dict[str, Any], scale: str = "risk_difference") -> list[
     return rows
 
 
-def forest_plot(rows: list[tuple], ax: plt.Axes | None = None, percent: bool = True) -> plt.Axes:
+def effect_label(result: dict[str, Any]) -> tuple[str, bool]:
+    """The axis label of a result's effect and whether it is in percentage points."""
+    label = result.get("outcome_label") or "the outcome"
+    if result["outcome_type"] == "continuous":
+        return f"effect on the mean of {label}, in its own units", False
+    by = " by the horizon" if result["outcome_type"] == "time_to_event" else ""
+    return f"effect on {label}{by}, percentage points", True
+
+
+def forest_plot(
+    rows: list[tuple], ax: plt.Axes | None = None, percent: bool = True, xlabel: str | None = None
+) -> plt.Axes:
     """Estimates with 95% intervals, one row each; the dotted line is no effect."""
     ax = _axes(ax, (8, 0.45 * len(rows) + 1.2))
     k = 100.0 if percent else 1.0
@@ -110,8 +129,31 @@ def forest_plot(rows: list[tuple], ax: plt.Axes | None = None, percent: bool = T
     ax.errorbar(est, y, xerr=[est - low, high - est], fmt="o", capsize=3)
     ax.axvline(0, color="grey", linestyle=":")
     ax.set_yticks(y, [r[0] for r in rows])
-    ax.set_xlabel("effect on churn by the horizon, percentage points" if percent else "effect")
+    default = "effect on churn by the horizon, percentage points" if percent else "effect"
+    ax.set_xlabel(xlabel or default)
     return ax
+
+
+def write_figures(result: dict[str, Any], folder: str | Path) -> list[Path]:
+    """The result's figures as PNG files in ``folder``: the forest plot, covariate balance,
+    propensity overlap and, for a time-to-event outcome, the survival curves."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    label, percent = effect_label(result)
+    drawers = {
+        "forest": lambda: forest_plot(forest_rows(result), percent=percent, xlabel=label),
+        "balance": lambda: love_plot(result),
+        "overlap": lambda: overlap_plot(result),
+    }
+    if result["outcome_type"] == "time_to_event":
+        drawers["survival"] = lambda: survival_plot(result)
+    written = []
+    for name, draw in drawers.items():
+        fig = draw().figure
+        fig.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        written.append(folder / f"{name}.png")
+    return written
 
 
 def truth_plot(table, ax: plt.Axes | None = None) -> plt.Axes:

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 import nbformat
 from nbconvert import HTMLExporter
@@ -36,6 +37,7 @@ from tqdm import tqdm
 from churn_causal import history
 from churn_causal.config import RunConfig
 from churn_causal.manifest import environment, fingerprint, git_state
+from churn_causal.names import file_stem
 from churn_causal.tables import load
 from churn_causal.trials import TrialDesign
 
@@ -46,6 +48,11 @@ EXECUTIVE_NOTEBOOK = "executive_summary.ipynb"
 VALIDATION_NOTEBOOK = "validation.ipynb"
 KERNEL = "python3"
 POLL_SECONDS = 0.2
+# Reports are static pages: no script runs and nothing is fetched, whatever a name in the data
+# holds (names are escaped too; this is the second wall). Figures are inline data: images.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
+)
 
 
 @dataclass
@@ -100,7 +107,9 @@ def export_html(notebook: Path, target: Path, title: str) -> None:
             cell.outputs = [
                 o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")
             ]
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = exporter.from_notebook_node(
+        nb, resources={"content_security_policy": CONTENT_SECURITY_POLICY}
+    )
     target.write_text(body, encoding="utf-8")
 
 
@@ -220,21 +229,28 @@ def _plan(
     cfg: RunConfig, source: Path, designs: dict[str, TrialDesign], staging: Path, run_id: str
 ):
     """Phase 1 (data quality, one report per touchpoint) and phase 2 (summary, validation)."""
-    common = {"data_source": str(source), "columns": cfg.columns}
-    analysis = {"design": cfg.design, "seed": cfg.seed, "n_boot": cfg.n_boot}
+    common = {"data_source": str(source), "columns": cfg.columns, "encoding": cfg.encoding}
+    analysis = {
+        "design": cfg.design,
+        "seed": cfg.seed,
+        "n_boot": cfg.n_boot,
+        "match_ratio": cfg.match_ratio,
+        "match_replace": cfg.match_replace,
+    }
     first = [NotebookRun("data-quality", "Data quality", QUALITY_NOTEBOOK, common)]
     # Longest first: weekly trials have 4.4x the rows of monthly ones.
     weekly_first = sorted(designs, key=lambda tp: designs[tp].unit != "week")
     for tp in weekly_first:
+        stem = file_stem(tp)  # a touchpoint's name is data: it never picks a path
         params = {
             **common,
             **analysis,
             "touchpoint": tp,
             "refute": cfg.refute,
-            "result_path": str(staging / f"result-{tp}.json"),
+            "result_path": str(staging / f"result-{stem}.json"),
         }
         first.append(
-            NotebookRun(f"touchpoint-{tp}", f"Touchpoint: {tp}", TOUCHPOINT_NOTEBOOK, params)
+            NotebookRun(f"touchpoint-{stem}", f"Touchpoint: {tp}", TOUCHPOINT_NOTEBOOK, params)
         )
     summary = {**common, "results_dir": str(staging)}
     second = [
@@ -265,7 +281,8 @@ def run_report(cfg: RunConfig, run_id: str | None = None) -> RunResult:
     if cfg.source is None:
         raise ValueError("no data source: set RunConfig.source (data.source in the config)")
     source, out_dir = Path(cfg.source).resolve(), Path(cfg.out_dir)
-    data = load(source, cfg.columns, cfg.touchpoints)  # every problem at once, before any run
+    # every problem at once, before any run
+    data = load(source, cfg.columns, cfg.touchpoints, cfg.encoding)
     touchpoints = cfg.touchpoints or data.touchpoints
     designs = cfg.designs(touchpoints)
     run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -298,10 +315,13 @@ def run_report(cfg: RunConfig, run_id: str | None = None) -> RunResult:
                 "seed": cfg.seed,
                 "n_boot": cfg.n_boot,
                 "refute": cfg.refute,
+                "match_ratio": cfg.match_ratio,
+                "match_replace": cfg.match_replace,
                 "business": asdict(cfg.business),
                 "workers": cfg.worker_count,
                 "data": source.name,
                 "columns": cfg.columns,
+                "encoding": cfg.encoding,
             },
             "data_fingerprint": fingerprint(source),
             "code": git_state(Path(__file__).parent),
@@ -347,16 +367,21 @@ def _remove_abandoned_staging(out_dir: Path) -> None:
 
 
 def _index_html(result: RunResult, data_label: str) -> str:
+    def link(name: str) -> str:
+        return html.escape(quote(name), quote=True)
+
     rows = "\n".join(
         f"<tr><td>{html.escape(r.title)}</td>"
         f"<td class='{r.status}'>{r.status}</td><td>{r.seconds:.0f} s</td>"
-        f"<td><a href='{html.escape(r.html)}'>report</a> · "
-        f"<a href='{html.escape(r.name)}.ipynb'>notebook</a></td>"
+        f"<td><a href='{link(r.html)}'>report</a> · "
+        f"<a href='{link(r.name)}.ipynb'>notebook</a></td>"
         f"<td>{html.escape(r.error or '')}</td></tr>"
         for r in result.runs
     )
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>churn-causal reports {result.run_id}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">
+<title>churn-causal reports {html.escape(result.run_id)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }}
 table {{ border-collapse: collapse; width: 100%; }}
@@ -366,7 +391,7 @@ td, th {{ border-bottom: 1px solid #ddd; padding: .4rem .6rem; text-align: left;
 </style></head><body>
 <h1>What customer-success touchpoints do to churn</h1>
 <p class="lead">Start with the <a href="executive-summary.html">executive summary</a>.</p>
-<p>Run <code>{result.run_id}</code> on data <code>{html.escape(data_label)}</code>.
+<p>Run <code>{html.escape(result.run_id)}</code> on data <code>{html.escape(data_label)}</code>.
 {sum(r.status == "ok" for r in result.runs)} of {len(result.runs)} reports succeeded.
 Details of the run: <a href="manifest.json">manifest.json</a>.</p>
 <table><tr><th>report</th><th>status</th><th>time</th><th></th><th>error</th></tr>

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from churn_causal.tables import DataError, read_raw
+from churn_causal.problems import DataError
+from churn_causal.readers import AUTO
+from churn_causal.tables import read_raw
 from churn_causal.validation import ValidationReport, validate
 
 
@@ -16,6 +18,7 @@ def ingest(
     target: str | Path,
     columns: dict[str, dict[str, str]] | None = None,
     touchpoints: list[str] | None = None,
+    encoding: str = AUTO,
 ) -> ValidationReport:
     """Validate ``source`` and write its typed tables to the DuckDB file ``target``.
 
@@ -24,7 +27,7 @@ def ingest(
     """
     import duckdb
 
-    report = validate(read_raw(source, columns), touchpoints)
+    report = validate(read_raw(source, columns, encoding), touchpoints)
     if report.errors:
         raise DataError(report.errors)
     target = Path(target)

@@ -3,7 +3,8 @@
 A data source is a folder holding ``<table>.parquet`` or ``<table>.csv`` per table, or a
 ``.duckdb`` file holding tables of those names. A column mapping renames the user's columns to
 the contract's names, so nobody has to rename their data. ``load`` validates before it returns:
-bad data raises ``DataError`` with every problem found (see ``churn_causal.validation``).
+a file that cannot be read or bad data raises ``DataError`` with every problem found (see
+``churn_causal.readers`` and ``churn_causal.validation``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
+from churn_causal.problems import DataError, Problem, error
+from churn_causal.readers import AUTO, read_csv, read_duckdb, read_parquet
 
 
 @dataclass(frozen=True)
@@ -108,14 +112,6 @@ CONTRACT: dict[str, Table] = {
 TABLES = tuple(CONTRACT)
 
 
-class DataError(Exception):
-    """The data breaks the contract; ``problems`` lists every problem found."""
-
-    def __init__(self, problems: list) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
 @dataclass
 class RawTable:
     """A table as read, before any type is enforced, and where it came from."""
@@ -147,76 +143,102 @@ class CSData:
         return sorted(self.touches["touchpoint"].unique())
 
 
-def read_raw(source: str | Path, columns: dict[str, dict[str, str]] | None = None) -> dict:
+def read_raw(
+    source: str | Path,
+    columns: dict[str, dict[str, str]] | None = None,
+    encoding: str = AUTO,
+) -> dict[str, RawTable]:
     """Read every table of ``source`` as it is, renaming mapped columns to the contract's names.
 
-    ``columns`` maps table -> {contract name: the user's column name}. Missing optional tables
-    are skipped; a missing required table raises ``FileNotFoundError``. CSV values stay strings
-    so that validation can say which ones do not parse.
+    ``columns`` maps table -> {contract name: the user's column name}; ``encoding`` is that
+    of the CSV files ("auto": UTF-8 or cp932, recognised per file). Missing optional tables
+    are skipped. CSV values stay strings so that validation can say which ones do not parse.
+    Raises ``DataError`` with every file that cannot be read and every required table missing.
     """
     source = Path(source)
-    if source.suffix == ".duckdb":
-        found = _read_duckdb(source)
+    if source.suffix == ".duckdb" and source.is_file():
+        found = {
+            n: RawTable(n, f"{source.name}:{n}", frame)
+            for n, frame in read_duckdb(source, TABLES).items()
+        }
     elif source.is_dir():
-        found = _read_folder(source)
+        found = _read_folder(source, encoding)
     else:
-        raise FileNotFoundError(
-            f"{source}: not a folder or a .duckdb file; give the folder with customers, health "
-            "and touches tables (.csv or .parquet) or a database made by 'churn-causal ingest'"
+        raise DataError(
+            [
+                error(
+                    "no_data",
+                    str(source),
+                    "no such folder or .duckdb file",
+                    "Give the folder with the customers, health and touches tables (.csv or "
+                    ".parquet), or a database made by 'churn-causal ingest'.",
+                )
+            ]
         )
     missing = [t for t in TABLES if CONTRACT[t].required and t not in found]
     if missing:
-        raise FileNotFoundError(
-            f"{source}: no {', '.join(missing)} table; expected {', '.join(missing)}"
-            f"{'.parquet/.csv files' if source.is_dir() else ' tables in the database'}"
-        )
+        raise DataError([_missing_table(source, t) for t in missing])
     for name, raw in found.items():
         mapping = (columns or {}).get(name, {})
         raw.frame = raw.frame.rename(columns={theirs: ours for ours, theirs in mapping.items()})
     return found
 
 
-def _read_folder(folder: Path) -> dict[str, RawTable]:
-    out = {}
+def _missing_table(source: Path, table: str) -> Problem:
+    if not source.is_dir():
+        return error(
+            "missing_table",
+            source.name,
+            f"no {table} table in the database",
+            "Make the database with 'churn-causal ingest', which writes every table.",
+        )
+    held = sorted(p.name for p in source.iterdir() if not p.name.startswith("."))
+    other = [n for n in held if Path(n).stem.lower() == table]
+    hint = (
+        f"Save {other[0]} as {table}.csv (only .csv and .parquet files are read)."
+        if other
+        else f"Add {table}.csv or {table}.parquet to the folder."
+    )
+    return error(
+        "missing_table",
+        f"{source.name}/",
+        f"no {table} table: expected {table}.csv or {table}.parquet "
+        f"(the folder holds {', '.join(held[:8]) or 'nothing'}"
+        f"{', ...' if len(held) > 8 else ''})",
+        hint,
+    )
+
+
+def _read_folder(folder: Path, encoding: str) -> dict[str, RawTable]:
+    """Every table file of the folder; all files that cannot be read at once."""
+    out, problems = {}, []
     for name in TABLES:
-        for ext in (".parquet", ".csv"):
-            path = folder / f"{name}{ext}"
-            if path.exists():
-                frame = (
-                    pd.read_parquet(path)
-                    if ext == ".parquet"
-                    else pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-                )
-                out[name] = RawTable(name, path.name, frame)
-                break
+        path = next(
+            (p for p in (folder / f"{name}.parquet", folder / f"{name}.csv") if p.exists()), None
+        )
+        if path is None:
+            continue
+        try:
+            frame = read_parquet(path) if path.suffix == ".parquet" else read_csv(path, encoding)
+        except DataError as exc:
+            problems += exc.problems
+            continue
+        out[name] = RawTable(name, path.name, frame)
+    if problems:
+        raise DataError(problems)
     return out
-
-
-def _read_duckdb(path: Path) -> dict[str, RawTable]:
-    import duckdb
-
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such database; make one with 'churn-causal ingest'")
-    with duckdb.connect(str(path), read_only=True) as con:
-        present = {
-            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-        }
-        return {
-            name: RawTable(name, f"{path.name}:{name}", con.execute(f'SELECT * FROM "{name}"').df())
-            for name in TABLES
-            if name in present
-        }
 
 
 def load(
     source: str | Path,
     columns: dict[str, dict[str, str]] | None = None,
     touchpoints: list[str] | None = None,
+    encoding: str = AUTO,
 ) -> CSData:
     """Read, validate and type the tables of ``source``; raise ``DataError`` on any error."""
     from churn_causal.validation import validate
 
-    report = validate(read_raw(source, columns), touchpoints)
+    report = validate(read_raw(source, columns, encoding), touchpoints)
     if report.errors:
         raise DataError(report.errors)
     t = report.tables

@@ -12,40 +12,20 @@ that is legal but suspicious. Each problem names the file, the column, a count a
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from churn_causal.problems import N_EXAMPLES, Problem, flagged, plain
 from churn_causal.tables import CONTRACT, RawTable
 
-KNOWN_TIERS = ("Enterprise", "Middle", "SMB")
+# The tiers of the CS teams' reports, with the abbreviations and Japanese names they use.
+KNOWN_TIERS = ("Enterprise", "Middle", "SMB", "EP", "MID", "エンタープライズ", "ミドル")
 CONTRACT_TYPES = ("annual", "monthly")
 RARE_TOUCHPOINT_EVENTS = 20
-N_EXAMPLES = 3
-
-
-@dataclass
-class Problem:
-    level: str  # "error" or "warning"
-    code: str
-    origin: str
-    column: str | None
-    message: str
-    hint: str
-    count: int = 0
-    examples: list[tuple[int, object]] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        where = self.origin + (f", column '{self.column}'" if self.column else "")
-        shown = ", ".join(
-            f"row {r + 1}: {v!r}" if v is not None else f"row {r + 1}" for r, v in self.examples
-        )
-        rows = "row" if self.count == 1 else "rows"
-        count = f" ({self.count} {rows}; {shown})" if self.count else ""
-        return f"{self.level.upper()} [{self.code}] {where}: {self.message}{count}. {self.hint}"
 
 
 @dataclass
@@ -60,19 +40,6 @@ class ValidationReport:
     @property
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.level == "warning"]
-
-
-def _rows(mask, values: pd.Series | None = None) -> tuple[int, list]:
-    """Count of True rows and the first few (position, value) pairs."""
-    pos = np.flatnonzero(np.asarray(mask))
-    vals = None if values is None else values.to_numpy()
-    return len(pos), [(int(i), None if vals is None else _plain(vals[i])) for i in pos[:N_EXAMPLES]]
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, pd.Timestamp | np.datetime64):
-        return str(pd.Timestamp(value).date())
-    return value.item() if isinstance(value, np.generic) else value
 
 
 # ------------------------------------------------------------------- pass 1: structure, types
@@ -195,7 +162,7 @@ def _parse(raw: RawTable, problems: list[Problem]) -> pd.DataFrame | None:
 
 
 def _report(problems, code, raw, column, mask, values, message, hint, level="error") -> None:
-    count, examples = _rows(mask, values)
+    count, examples = flagged(mask, values)
     if count:
         problems.append(Problem(level, code, raw.origin, column, message, hint, count, examples))
 
@@ -273,10 +240,10 @@ def _values(name: str, origin: str, df: pd.DataFrame, problems: list[Problem]) -
         cases = cases.drop_duplicates(["column", "check", "index"])
         for (column, check), group in cases.groupby(["column", "check"], sort=False):
             code, message, hint = _VALUE_CODES[str(check)]
-            rows = group["index"].astype(int).to_numpy()
+            where = group["index"].astype(int).to_numpy()
             values = group["failure_case"].to_numpy()
             if code == "churn_before_start":
-                values = df["churn_date"].to_numpy()[rows]
+                values = df["churn_date"].to_numpy()[where]
             problems.append(
                 Problem(
                     "error",
@@ -285,10 +252,10 @@ def _values(name: str, origin: str, df: pd.DataFrame, problems: list[Problem]) -
                     column,
                     message,
                     hint,
-                    len(rows),
+                    len(where),
                     [
-                        (int(r), _plain(v))
-                        for r, v in list(zip(rows, values, strict=True))[:N_EXAMPLES]
+                        (int(r), plain(v))
+                        for r, v in list(zip(where, values, strict=True))[:N_EXAMPLES]
                     ],
                 )
             )
