@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-$(DEMO)/truth.json: $(STAMP) src/churn_causal/simulate.py src/churn_causal/simulator.yaml
+$(DEMO)/truth.json: $(STAMP) $(wildcard src/churn_causal/sim/*.py) src/churn_causal/sim/simulator.yaml
 	$(BIN)/churn-causal simulate --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED) --out $(DEMO)
 
 report: $(DEMO)/truth.json
@@ -27,6 +27,7 @@ report: $(DEMO)/truth.json
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports
 
 # The report tests open the HTML in Debian's chromium (network features off).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -42,7 +43,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks
 
 bench: $(STAMP)
-	$(BIN)/python -m churn_causal.bench
+	$(BIN)/python -m churn_causal.grading.bench
 	$(BIN)/churn-causal validate-methods --replications 20 --customers 20000
 	$(BIN)/churn-causal validate-dynamics --replications 20 --customers 20000
 

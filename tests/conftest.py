@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from churn_causal.simulate import SimulationResult, simulate
-from churn_causal.tables import CSData, load
+from churn_causal.data.contract import CSData
+from churn_causal.data.load import load
+from churn_causal.sim.simulate import SimulationResult, simulate
 
 
 @pytest.fixture(scope="session")

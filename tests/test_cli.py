@@ -83,7 +83,7 @@ def test_estimate_on_cs_data_records_its_design_and_draws_its_figures(small_dir,
 
 def test_validate_methods_from_the_command_line(tmp_path, capsys):
     """A tiny grading run: its CSV holds the simulator's truth for each data set."""
-    from churn_causal.simulate import simulate
+    from churn_causal.sim.simulate import simulate
 
     out = tmp_path / "grades.csv"
     argv = ["validate-methods", "--replications", "2", "--customers", "600", "--first-seed", "7"]
@@ -120,3 +120,22 @@ def test_bad_input_never_overwrites_an_earlier_result(tmp_path, capsys):
     assert "[missing_column]" in capsys.readouterr().err
     assert out.read_text() == '{"earlier": true}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json", "t.csv"]
+
+
+def test_every_command_and_option_is_in_the_readme():
+    """The README's command line lists every subcommand and each of its options."""
+    import argparse
+    from pathlib import Path
+
+    from churn_causal.cli import parser
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Command line") : readme.index("## Input data")]
+    commands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, sub in commands.choices.items():
+        if f"churn-causal {name}" not in section:
+            missing.append(name)
+        for action in sub._actions:
+            missing += [o for o in action.option_strings if o.startswith("--") and o not in section]
+    assert sorted(set(missing)) == ["--help"]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from churn_causal.config import ConfigError, RunConfig
-from churn_causal.trials import TrialDesign
+from churn_causal.design.trials import TrialDesign
+from churn_causal.report.config import ConfigError, RunConfig
 
 DEMO = Path(__file__).parents[1] / "notebooks" / "demo.yaml"
 
@@ -68,6 +68,8 @@ def test_no_file_gives_the_defaults():
         ("data: [a, b]", "'data' must be a mapping"),
         ("- just a list", "top level must be a mapping"),
         ("data: {columns: {orders: {}}}", "no such table"),
+        ("design: {seminar: {weeks: 2}}", "unknown key(s) design.seminar.weeks"),
+        ("design: {seminar: {unit: day}}", "unit must be one of"),
     ],
 )
 def test_malformed_configs_are_refused_with_the_place(tmp_path, text, message):
@@ -75,3 +77,17 @@ def test_malformed_configs_are_refused_with_the_place(tmp_path, text, message):
     with pytest.raises(ConfigError) as err:
         RunConfig.from_file(path)
     assert message in str(err.value) and str(path) in str(err.value)
+
+
+def test_each_touchpoint_may_have_its_own_design(tmp_path):
+    """A touchpoint's design is data: the config gives any touchpoint weekly trials (or cs_touch
+    monthly ones), over the defaults; options on the command line apply over both."""
+    path = write(
+        tmp_path, "design: {horizon_days: 180, セミナー: {unit: week}, cs_touch: {unit: month}}"
+    )
+    cfg = RunConfig.from_file(path)
+    designs = cfg.designs(["セミナー", "cs_touch", "support"])
+    assert designs["セミナー"] == TrialDesign.weekly(horizon_days=180)
+    assert designs["cs_touch"] == designs["support"] == TrialDesign(horizon_days=180)
+    cfg.design_overrides = {"window": 2}
+    assert cfg.designs(["セミナー"])["セミナー"] == TrialDesign.weekly(horizon_days=180, window=2)

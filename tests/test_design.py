@@ -9,16 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn_causal.design import (
+from churn_causal.data.contract import CSData
+from churn_causal.design.cohort import (
     NUMERIC_COVARIATES,
     DesignWarning,
     build_cohort,
     prior_count_columns,
 )
-from churn_causal.simulate import TOUCHPOINTS, simulate
-from churn_causal.tables import CSData
-from churn_causal.trials import TrialDesign
-from churn_causal.truth import truth_for
+from churn_causal.design.trials import TrialDesign
+from churn_causal.sim.simulate import simulate
+from churn_causal.sim.truth import truth_for
+from churn_causal.sim.world import TOUCHPOINTS
 
 START = pd.Timestamp("2024-01-01")
 
@@ -64,7 +65,7 @@ def hand_made(churn_day: int | None = 40) -> CSData:
 DESIGN = TrialDesign(first=1, last=4, window=1, horizon_days=365)
 # Two customers on straight-line health trends drift a lot relative to their spread; the
 # drift warning is tested on realistic data below.
-pytestmark = pytest.mark.filterwarnings("ignore::churn_causal.design.DesignWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::churn_causal.design.cohort.DesignWarning")
 
 
 def test_eligibility_and_time_zero():
@@ -121,7 +122,7 @@ def test_health_trend_is_a_least_squares_slope_over_90_days():
     assert c.loc[("B", 1), "score_slope_90d"] == 0
 
 
-@pytest.mark.filterwarnings("default::churn_causal.design.DesignWarning")
+@pytest.mark.filterwarnings("default::churn_causal.design.cohort.DesignWarning")
 def test_long_windows_warn_that_baseline_health_goes_stale(world_data):
     design = TrialDesign(last=9, window=3)
     with pytest.warns(DesignWarning, match="shorter window"):

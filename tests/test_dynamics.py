@@ -8,14 +8,11 @@ import json
 import numpy as np
 import pytest
 
+from churn_causal.causal.dynamics import TouchpointDynamics, _jump_and_slope, fit_half_life
+from churn_causal.causal.msm import IncrementalTouchEffect
 from churn_causal.cli import main
-from churn_causal.dynamics import (
-    TouchpointDynamics,
-    _jump_and_slope,
-    against_truth,
-    fit_half_life,
-)
-from churn_causal.msm import IncrementalTouchEffect, person_weeks
+from churn_causal.design.person_weeks import person_weeks
+from churn_causal.grading.dynamics import against_truth
 
 
 def test_half_life_fit_recovers_a_known_decay():
@@ -96,7 +93,7 @@ def test_msm_recovers_the_incremental_effect(world_data, world):
     assert abs(r["msm"]["estimate"] - truth["risk_difference"]) <= 3 * r["msm"]["se"]
     assert r["baseline_only"]["estimate"] > 0
     # The classic model misses by about 3 of its SEs on one 20k data set (0.9 pp of a 1.2 pp
-    # effect; systematic over replications, see README): assert 2 SE and worse than the MSM.
+    # effect; systematic over replications, docs/methods.md): assert 2 SE and worse than the MSM.
     miss = r["current_health"]["estimate"] - truth["risk_difference"]
     assert miss > 2 * r["current_health"]["se"]
     assert miss > abs(r["msm"]["estimate"] - truth["risk_difference"])
@@ -136,8 +133,8 @@ def test_dynamics_figures_and_words(seminar, world):
     import matplotlib
 
     matplotlib.use("Agg")
-    from churn_causal import plots
-    from churn_causal.dynamics import describe
+    from churn_causal.report import plots
+    from churn_causal.report.wording import describe
 
     ax = plots.decay_plot(seminar)
     assert any("half-life" in t.get_text() for t in ax.get_legend().get_texts())

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from scipy.special import expit
 
-from churn_causal.analysis import TouchpointAnalysis
-from churn_causal.effects import match_nearest
-from churn_causal.estimate import EffectEstimator
-from churn_causal.simulate import TOUCHPOINTS
+from churn_causal.causal.estimate import EffectEstimator
+from churn_causal.causal.matching import match_nearest
+from churn_causal.design.cohort import build_cohort
+from churn_causal.report.touchpoint import TouchpointAnalysis
+from churn_causal.sim.world import TOUCHPOINTS
 
 
 def brute_force_nearest(logit, treated, strata, caliper, k):
@@ -162,3 +163,22 @@ def test_effects_by_lifecycle_phase_recover_the_truth_of_each_phase(analyses, wo
     for phase in table.index:
         rd = a.phase_[phase]["methods"]["match"]["risk_difference"]
         assert abs(100 * rd["estimate"] - truth[phase]) <= 3 * 100 * rd["se"]
+
+
+def test_a_touchpoint_report_builds_its_cohort_once(small_dir, monkeypatch):
+    """The analysis and its effects over time share one cohort."""
+    from churn_causal.causal import dynamics
+    from churn_causal.data.load import load
+    from churn_causal.report import touchpoint
+
+    built = []
+
+    def counted(*args, **kwargs):
+        built.append(args[1])
+        return build_cohort(*args, **kwargs)
+
+    monkeypatch.setattr(touchpoint, "build_cohort", counted)
+    monkeypatch.setattr(dynamics, "build_cohort", counted)
+    a = TouchpointAnalysis("seminar", n_boot=20, refute=False).fit(load(small_dir))
+    assert built == ["seminar"]
+    assert "error" not in a.dynamics_ and a.dynamics_["lags"]

@@ -11,7 +11,12 @@ import pytest
 from lifelines.datasets import load_rossi
 from scipy.special import expit
 
-from churn_causal.estimate import AnalysisError, EffectEstimator, EffectResult, EstimationWarning
+from churn_causal.causal.estimate import (
+    AnalysisError,
+    EffectEstimator,
+    EffectResult,
+    EstimationWarning,
+)
 
 ADJUSTED = ("match", "iptw", "dr")
 

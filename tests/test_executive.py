@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from test_money import data
 
-from churn_causal import executive
-from churn_causal.money import Business
+from churn_causal.report import executive
+from churn_causal.value.money import Business
 
 
 def record(effect: float, low: float, high: float, level: str, reasons: list[str]) -> dict:

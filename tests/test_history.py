@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from churn_causal import executive, history
+from churn_causal.report import executive, history
 
 
 def record(tp: str, effect: float) -> dict:

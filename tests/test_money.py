@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from churn_causal.money import Business, ltv, monthly_rate, reached_by_tier, value_by_tier
-from churn_causal.tables import CSData
+from churn_causal.data.contract import CSData
+from churn_causal.value.money import Business, ltv, monthly_rate, reached_by_tier, value_by_tier
 
 END = pd.Timestamp("2025-12-31")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mistune
 import pytest
 
-from churn_causal.names import file_stem, markdown
+from churn_causal.report.names import file_stem, markdown
 
 HOSTILE = ["../../x", "/etc/passwd", "a/b", "..", ".hidden", "a\\b", "con\x00trol", "", " "]
 

@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import pytest
 from test_estimate import confounded
 
-from churn_causal import plots
-from churn_causal.estimate import EffectEstimator
+from churn_causal.causal.estimate import EffectEstimator
+from churn_causal.report import plots
 
 
 @pytest.fixture(scope="module")

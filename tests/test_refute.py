@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import pytest
 from test_estimate import confounded
 
-from churn_causal.estimate import EffectEstimator
-from churn_causal.refute import _judge
-from churn_causal.reliability import verdict
+from churn_causal.causal.estimate import EffectEstimator
+from churn_causal.causal.refute import _judge
+from churn_causal.causal.reliability import verdict
 
 
 def test_dowhy_agrees_and_every_refutation_passes_on_a_sound_analysis():

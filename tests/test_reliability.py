@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from churn_causal.reliability import e_value, verdict
+from churn_causal.causal.reliability import e_value, verdict
 
 
 def test_e_value_of_a_protective_effect():

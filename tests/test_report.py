@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -11,13 +12,15 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 import yaml
 
-from churn_causal import history
 from churn_causal.cli import main
-from churn_causal.names import file_stem
+from churn_causal.data.load import TRACE_ENV
+from churn_causal.report import history
+from churn_causal.report.names import file_stem
 
 
 def report(data: str, out, *options: str) -> int:
@@ -61,8 +64,36 @@ def run(degenerate_dir, tmp_path_factory):
     crashed.mkdir()
     (crashed / ".pid").write_text(str(_dead_pid()))
     options = ("--touchpoints", "seminar,cs_touch,legacy", "--n-boot", "50", "--workers", "2")
-    code = report(degenerate_dir, out, *options, "--run-id", "r1")
+    trace = tmp_path_factory.mktemp("trace") / "validations.txt"
+    os.environ[TRACE_ENV] = str(trace)  # every validation, the notebooks' included, is logged
+    try:
+        code = report(degenerate_dir, out, *options, "--run-id", "r1")
+    finally:
+        del os.environ[TRACE_ENV]
+    RUN_VALIDATIONS.extend(trace.read_text().splitlines())
     return code, out
+
+
+RUN_VALIDATIONS: list[str] = []
+
+
+def test_a_run_validates_its_data_once_and_hands_every_notebook_the_snapshot(run):
+    _, out = run
+    assert len(RUN_VALIDATIONS) == 1  # the runner's; six notebooks read the snapshot
+    manifest = json.loads((out / "r1" / "manifest.json").read_text())
+    assert set(manifest["snapshot_fingerprint"]["files"]) == {
+        "snapshot.json",
+        "customers.parquet",
+        "health.parquet",
+        "touches.parquet",
+    }
+    assert not (out / "r1" / "snapshot").exists()  # a copy of the data: not kept
+    executed = nbformat.read(out / "r1" / "touchpoint-seminar.ipynb", as_version=4)
+    injected = next(
+        c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])
+    )
+    assert ".staging-r1/snapshot" in injected.source
+    assert '"unit": "month"' in injected.source  # the design resolved by the runner
 
 
 def test_a_failing_notebook_fails_the_run_but_not_the_others(run):
@@ -125,13 +156,13 @@ def test_the_validation_report_sets_estimates_beside_the_truth(run, degenerate_d
     the simulator's truth.json, and most of them do: 12 95% intervals (two touchpoints, three
     methods and three tiers each), of which at least 10 (all but 2% of runs, were they
     independent)."""
-    from churn_causal.analysis import load_truth
-    from churn_causal.executive import load_results
-    from churn_causal.grading import against_truth
+    from churn_causal.grading.runs import run_against_truth
+    from churn_causal.report.executive import load_results
+    from churn_causal.report.touchpoint import load_truth
 
     _, out = run
     page = (out / "r1" / "validation.html").read_text()
-    table = against_truth(load_results(out / "r1"), load_truth(degenerate_dir))
+    table = run_against_truth(load_results(out / "r1"), load_truth(degenerate_dir))
     adjusted = table[table["method"] != "naive"]
     assert f"{adjusted['covered'].sum()} of {len(adjusted)} adjusted intervals" in page
     assert len(adjusted) == 12 and adjusted["covered"].sum() >= 10

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn_causal.simulate import default_params, merge_params, parse_assignments, simulate
-from churn_causal.trials import WEEK_DAYS, TrialDesign
-from churn_causal.truth import counterfactual_churn, run_factual, truth_for
-from churn_causal.world import TOUCHPOINTS, World, make_population
+from churn_causal.design.trials import WEEK_DAYS, TrialDesign
+from churn_causal.sim.simulate import default_params, merge_params, parse_assignments, simulate
+from churn_causal.sim.truth import counterfactual_churn, run_factual, truth_for
+from churn_causal.sim.world import TOUCHPOINTS, World, make_population
 
 
 def test_same_seed_gives_identical_data_and_truth():

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from churn_causal.cli import main
-from churn_causal.design import build_cohort
-from churn_causal.tables import load
+from churn_causal.data.load import load
+from churn_causal.design.cohort import build_cohort
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from lifelines import KaplanMeierFitter
 
-from churn_causal.survival import cluster_poisson_weights, km_risk
+from churn_causal.causal.survival import cluster_poisson_weights, km_summary
+
+
+def km_risk(duration, event, horizon, weights=None):
+    """The Kaplan-Meier risk by the horizon of ``km_summary``, one value per weight row."""
+    risk, _ = km_summary(duration, event, horizon, weights)
+    return risk if np.ndim(weights) == 2 else float(risk[0])
 
 
 @pytest.fixture
@@ -50,7 +56,7 @@ def test_cox_hazard_ratio_matches_lifelines_robust_clustered_fit():
     import pandas as pd
     from lifelines import CoxPHFitter
 
-    from churn_causal.survival import cox_binary
+    from churn_causal.causal.survival import cox_binary
 
     rng = np.random.default_rng(1)
     n = 3_000
@@ -72,7 +78,7 @@ def test_cox_hazard_ratio_matches_lifelines_robust_clustered_fit():
 def test_rmst_matches_lifelines(sample, horizon):
     from lifelines.utils import restricted_mean_survival_time
 
-    from churn_causal.survival import km_summary
+    from churn_causal.causal.survival import km_summary
 
     d, e, w = sample
     with warnings.catch_warnings():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from churn_causal.trials import MONTH_DAYS, TrialDesign, period_start_day
+from churn_causal.design.trials import MONTH_DAYS, TrialDesign, period_start_day, resolve_design
 
 
 def test_months_tile_the_year():
@@ -23,13 +23,27 @@ def test_windows_are_contiguous_and_horizon_counts_from_time_zero():
     assert TrialDesign.weekly().window_days(2) == (7, 14)
 
 
-def test_weekly_trials_cover_the_same_tenure_and_are_the_default_for_reactive_touchpoints():
+def test_weekly_trials_cover_the_same_tenure_and_are_cs_touchs_default():
     month, week = TrialDesign(), TrialDesign.weekly()
     assert abs(week.window_days(week.last)[1] - month.window_days(month.last)[1]) < 7
-    assert TrialDesign.for_touchpoint("cs_touch") == week
-    assert TrialDesign.for_touchpoint("seminar") == month
-    assert TrialDesign.for_touchpoint("cs_touch", unit="month", last=18) == month
+    assert resolve_design("cs_touch") == week
+    assert resolve_design("seminar") == month
+    assert resolve_design("cs_touch", overrides={"unit": "month"}) == month
     assert week.describe().startswith("weekly trials for weeks 1-78")
+
+
+def test_a_config_gives_any_touchpoint_its_design():
+    """The design is data: the config's fields apply to every touchpoint, ``<touchpoint>``
+    mappings to one, and the command line's options over both."""
+    config = {"horizon_days": 180, "セミナー": {"unit": "week"}, "cs_touch": {"unit": "month"}}
+    assert resolve_design("セミナー", config) == TrialDesign.weekly(horizon_days=180)
+    assert resolve_design("cs_touch", config) == TrialDesign(horizon_days=180)
+    assert resolve_design("support", config, {"window": 2}) == TrialDesign(
+        horizon_days=180, window=2
+    )
+    assert TrialDesign.from_dict(TrialDesign.weekly().to_dict()) == TrialDesign.weekly()
+    with pytest.raises(ValueError, match="unknown design field"):
+        resolve_design("support", {"support": {"weeks": 3}})
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from churn_causal.cli import main
-from churn_causal.problems import DataError
-from churn_causal.tables import CONTRACT, load, read_raw
-from churn_causal.validation import validate
+from churn_causal.data.contract import CONTRACT
+from churn_causal.data.load import load, read_raw
+from churn_causal.data.problems import DataError
+from churn_causal.data.validation import validate
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BAD = sorted((FIXTURES / "bad").iterdir())

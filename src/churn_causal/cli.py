@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from churn_causal.problems import DataError
-from churn_causal.trials import PERIOD_DAYS, REACTIVE_TOUCHPOINTS, TrialDesign
+from churn_causal.data.problems import DataError
+from churn_causal.design.trials import PERIOD_DAYS, TrialDesign, resolve_design
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -30,7 +30,7 @@ def _print_problems(problems: list) -> None:
 
 def _data_source(args: argparse.Namespace) -> tuple[Path, dict]:
     """The data source and the config's data section, from --data, --encoding and --config."""
-    from churn_causal.config import ConfigError, load_config
+    from churn_causal.report.config import ConfigError, load_config
 
     try:
         data_cfg = load_config(args.config)["data"]
@@ -42,7 +42,7 @@ def _data_source(args: argparse.Namespace) -> tuple[Path, dict]:
 
 def _encoding(args: argparse.Namespace) -> str | None:
     """--encoding, checked (None when not given)."""
-    from churn_causal.readers import check_encoding
+    from churn_causal.data.readers import check_encoding
 
     if not getattr(args, "encoding", None):
         return None
@@ -64,7 +64,8 @@ def _checked_source(source: str | Path | None) -> Path:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from churn_causal.simulate import TOUCHPOINTS, parse_assignments, simulate
+    from churn_causal.sim.simulate import parse_assignments, simulate
+    from churn_causal.sim.world import TOUCHPOINTS
 
     if args.customers < 1:
         raise BadInput("--customers must be at least 1")
@@ -92,12 +93,10 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from churn_causal.tables import read_raw
-    from churn_causal.validation import validate
+    from churn_causal.data.load import validated
 
     source, cfg = _data_source(args)
-    raw = read_raw(source, cfg.get("columns"), cfg["encoding"])
-    report = validate(raw, cfg.get("touchpoints"))
+    report = validated(source, cfg.get("columns"), cfg.get("touchpoints"), cfg["encoding"])
     _print_problems(report.problems)
     if report.errors:
         print(
@@ -111,7 +110,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from churn_causal.store import ingest
+    from churn_causal.data.store import ingest
 
     source, cfg = _data_source(args)
     try:
@@ -128,8 +127,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from churn_causal.config import ConfigError, RunConfig
-    from churn_causal.report import run_report
+    from churn_causal.report.config import ConfigError, RunConfig
+    from churn_causal.report.runner import run_report
 
     try:
         cfg = RunConfig.from_file(args.config)
@@ -144,14 +143,17 @@ def _report(args: argparse.Namespace) -> int:
         cfg.match_replace = False
     if args.touchpoints:
         cfg.touchpoints = args.touchpoints.split(",")
-    cfg.design = {**cfg.design, **_design_overrides(args)}
+    cfg.design_overrides = _design_overrides(args)
     for option, attr in (("out", "out_dir"), ("history", "history")):
         if getattr(args, option):
             setattr(cfg, attr, Path(getattr(args, option)))
     for option in ("seed", "n_boot", "workers"):
         if getattr(args, option) is not None:
             setattr(cfg, option, getattr(args, option))
-    _design(cfg.design, "")
+    try:
+        cfg.designs(cfg.touchpoints or ["any"])  # an impossible design: before any work
+    except ValueError as exc:
+        raise BadInput(f"trial design: {exc}") from exc
     try:
         result = run_report(cfg, args.run_id)
     except DataError as exc:
@@ -166,8 +168,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _estimate(args: argparse.Namespace) -> int:
-    from churn_causal.estimate import METHODS, AnalysisError, EffectEstimator, cohort_estimator
-    from churn_causal.files import write_json
+    from churn_causal.causal.cohort import cohort_estimator
+    from churn_causal.causal.estimate import METHODS, AnalysisError, EffectEstimator
+    from churn_causal.data.files import write_json
 
     default = METHODS if args.estimand == "ATT" else tuple(m for m in METHODS if m != "match")
     options = {
@@ -184,18 +187,18 @@ def _estimate(args: argparse.Namespace) -> int:
     design = None
     try:
         if args.table:
-            from churn_causal.readers import read_table
+            from churn_causal.data.readers import read_table
 
             origin = Path(args.table).name
             df = read_table(Path(args.table), _encoding(args) or "auto")
             estimator = EffectEstimator(**_table_spec(args), by=args.by, **options)
         else:
-            from churn_causal.design import build_cohort
+            from churn_causal.design.cohort import build_cohort
 
             if not args.touchpoint:
                 raise BadInput("with --data, give --touchpoint NAME")
             data = _load_cs(args)
-            design = _design(_design_overrides(args), args.touchpoint)
+            design = _design(args, args.touchpoint)
             origin = f"the cohort of {args.touchpoint} ({design.describe()})"
             df = build_cohort(data, args.touchpoint, design)
             estimator = cohort_estimator(
@@ -210,7 +213,7 @@ def _estimate(args: argparse.Namespace) -> int:
         result.design = design.to_dict()
     payload = result.to_dict()
     if args.figures:
-        from churn_causal.plots import write_figures
+        from churn_causal.report.plots import write_figures
 
         figures = write_figures(payload, args.figures)
     write_json(args.out, payload)
@@ -223,11 +226,11 @@ def _estimate(args: argparse.Namespace) -> int:
 
 
 def _dynamics(args: argparse.Namespace) -> int:
-    from churn_causal.dynamics import TouchpointDynamics
-    from churn_causal.estimate import AnalysisError
+    from churn_causal.causal.dynamics import TouchpointDynamics
+    from churn_causal.causal.estimate import AnalysisError
 
     data = _load_cs(args)
-    design = _design(_design_overrides(args), args.touchpoint)
+    design = _design(args, args.touchpoint)
     try:
         dyn = TouchpointDynamics(args.touchpoint, design, n_boot=args.n_boot, seed=args.seed)
         dyn.fit(data)
@@ -260,7 +263,7 @@ def _dynamics(args: argparse.Namespace) -> int:
 
 def _load_cs(args: argparse.Namespace):
     """The CS data of --data/--config for --touchpoint (``DataError`` lists every problem)."""
-    from churn_causal.tables import load
+    from churn_causal.data.load import load
 
     source, cfg = _data_source(args)
     return load(source, cfg.get("columns"), [args.touchpoint], cfg["encoding"])
@@ -292,22 +295,27 @@ def _design_overrides(args: argparse.Namespace) -> dict:
         "window": args.window,
         "horizon_days": args.horizon_days,
     }
-    overrides = {k: v for k, v in given.items() if v is not None}
-    _design(overrides, "")  # refuse an impossible design before any work
-    return overrides
+    return {k: v for k, v in given.items() if v is not None}
 
 
-def _design(overrides: dict, touchpoint: str) -> TrialDesign:
+def _design(args: argparse.Namespace, touchpoint: str) -> TrialDesign:
+    """The touchpoint's design: its default, then --config's design section, then the command
+    line's design options (``resolve_design``); an impossible one is refused before any work."""
+    from churn_causal.report.config import ConfigError, load_config
+
     try:
-        return TrialDesign.for_touchpoint(touchpoint, **overrides)
+        section = load_config(args.config).get("design", {})
+        return resolve_design(touchpoint, section, _design_overrides(args))
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from exc
     except ValueError as exc:
         raise BadInput(f"trial design: {exc}") from exc
 
 
 def _validate_methods(args: argparse.Namespace) -> int:
-    from churn_causal.estimate import METHODS
-    from churn_causal.grading import grade
-    from churn_causal.simulate import TOUCHPOINTS
+    from churn_causal.causal.estimate import METHODS
+    from churn_causal.grading.methods import grade
+    from churn_causal.sim.world import TOUCHPOINTS
 
     if args.replications < 1 or args.customers < 100:
         raise BadInput("--replications must be at least 1 and --customers at least 100")
@@ -329,7 +337,7 @@ def _validate_methods(args: argparse.Namespace) -> int:
 
 
 def _validate_dynamics(args: argparse.Namespace) -> int:
-    from churn_causal.grading import grade_dynamics
+    from churn_causal.grading.dynamics import grade_dynamics
 
     if args.replications < 1 or args.customers < 100:
         raise BadInput("--replications must be at least 1 and --customers at least 100")
@@ -375,9 +383,9 @@ def _matching_options(p: argparse.ArgumentParser) -> None:
 def _design_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(
         "trial design",
-        "default: monthly trials for months 1-18 of tenure, one-month window, 365-day horizon; "
-        f"weekly trials for weeks 1-78 for touchpoints that react to the week's health "
-        f"({', '.join(REACTIVE_TOUCHPOINTS)})",
+        "given here, they apply to every touchpoint, over the config's design section and the "
+        "defaults (monthly trials for months 1-18 of tenure, one-month window, 365-day "
+        "horizon; weekly trials for weeks 1-78 for cs_touch)",
     )
     g.add_argument("--trial-unit", choices=sorted(PERIOD_DAYS), help="monthly or weekly trials")
     g.add_argument("--first-trial", type=int, help="first month (or week) of tenure with a trial")

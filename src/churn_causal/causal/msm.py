@@ -1,0 +1,191 @@
+"""An effect of a touchpoint that reacts to health and changes it (cs_touch), by time-varying
+inverse probability weighting.
+
+The question: how much churn do CS touches prevent in a customer's first year? Touches follow
+falling health, and health after a touch is partly its effect: a confounder affected by earlier
+treatment, where adjusting for current health is biased (Robins, Hernán & Brumback 2000).
+
+"No touches at all" is not a question this data can answer: almost every Enterprise customer is
+touched in the first year, and a customer whose health falls hard is nearly always called, so
+the few untouched ones would carry weights in the billions. The estimand is therefore an
+*incremental* intervention (Kennedy 2019): every week's odds of a touch multiplied by ``delta``
+(0.5: half as likely, still following health the way CS managers do). Its weights are bounded
+whatever the propensity, and the simulator computes its exact truth.
+
+* person-weeks from contract start (one per weekly health reading) up to ``horizon_weeks``;
+* a pooled logistic model of each week's touch given that week's health, its fall over the last
+  weeks, tier, contract, seats, tenure and weeks since the last touch;
+* each week's weight: the product over earlier weeks of q/p for a touch and (1-q)/(1-p) for
+  none, with q = delta p / (delta p + 1 - p);
+* weighted weekly churn hazards (a pooled logistic model saturated in time) and their
+  Kaplan-Meier product: first-year churn under the intervention; as it happens: the same
+  unweighted.
+
+Beside it: the same weights from a model that ignores health (baseline and touch history only),
+and the classic analysis: a pooled logistic churn model on current health and weeks since the
+last touch, applied to the observed histories with each touch kept with probability delta
+(health held as observed). Intervals: cluster bootstrap over customers with the models held
+fixed (updating the treatment model in each replicate by a Newton step changed the standard
+error by less than 0.01 pp).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from churn_causal.causal.survival import bootstrap_interval, cluster_bootstrap
+from churn_causal.data.contract import CSData
+from churn_causal.design.person_weeks import person_exposure, person_weeks
+from churn_causal.design.trials import WEEK_DAYS
+
+BASELINE = ["tier", "contract_type", "onboarding", "exposure"]
+
+
+def _design(pw: pd.DataFrame, health: bool) -> np.ndarray:
+    """Standardised covariates: baseline, tenure and touch history, plus health if asked."""
+    x = pd.get_dummies(pw[BASELINE], drop_first=True, dtype=float)
+    x["week"] = pw["week"]
+    x["log_seats"] = pw["log_seats"]
+    if health:
+        x["score"], x["fall"] = pw["score"], pw["fall"]
+    v = x.to_numpy(dtype=float)
+    sd = v.std(axis=0)
+    return (v - v.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+
+
+def _logit(x: np.ndarray, y: np.ndarray) -> LogisticRegression:
+    return LogisticRegression(C=1e4, max_iter=5000).fit(x, y)
+
+
+class IncrementalTouchEffect:
+    """First-year churn with the touchpoint as it happens minus with every week's odds of it
+    multiplied by ``delta``, by time-varying IPW; beside it the baseline-only weights and the
+    classic current-health model (``result_``)."""
+
+    def __init__(
+        self,
+        touchpoint: str = "cs_touch",
+        delta: float = 0.5,
+        horizon_weeks: int = 53,
+        n_boot: int = 200,
+        seed: int = 0,
+    ) -> None:
+        if not 0 < delta < 1:
+            raise ValueError("delta must lie between 0 and 1 (fewer touches than now)")
+        self.touchpoint, self.delta, self.horizon_weeks = touchpoint, delta, horizon_weeks
+        self.n_boot, self.seed = n_boot, seed
+
+    def fit(self, data: CSData) -> IncrementalTouchEffect:
+        pw = person_weeks(data, self.touchpoint, self.horizon_weeks)
+        a = pw["touched"].to_numpy()
+        if not a.any():
+            raise ValueError(f"no customer has a {self.touchpoint} in the first year")
+        y = pw["churned"].to_numpy(dtype=float)
+        weeks = pw["week"].to_numpy()
+        cust = pw["customer_id"].to_numpy()
+        # Each customer's first row: the weights' running products restart there.
+        first = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
+        start = np.repeat(first, np.diff(np.r_[first, len(cust)]))
+        p = {}
+        for k in ("msm", "base"):
+            x = _design(pw, health=k == "msm")
+            p[k] = _logit(x, a).predict_proba(x)[:, 1]
+        self.treatment_auc_ = float(roc_auc_score(a, p["msm"]))
+        w = {k: self._weights(a, v, start) for k, v in p.items()}
+        classic = self._classic_hazards(pw)
+
+        def risks(bw: np.ndarray) -> np.ndarray:
+            """(B x 4): as it happens, and under the intervention by IPW (health-aware and
+            baseline-only treatment models) and by the classic model."""
+            return np.column_stack(
+                [
+                    _km_weeks(weeks, y, bw, self.horizon_weeks),
+                    _km_weeks(weeks, y, bw * w["msm"], self.horizon_weeks),
+                    _km_weeks(weeks, y, bw * w["base"], self.horizon_weeks),
+                    _km_weeks(weeks, classic, bw, self.horizon_weeks),
+                ]
+            )
+
+        point = risks(np.ones((1, len(pw))))[0]
+        boot = cluster_bootstrap(cust, self.n_boot, self.seed, risks)
+        self.person_weeks_, self.weights_ = pw, w["msm"]
+        self.result_ = self._result(point, boot)
+        return self
+
+    def _weights(self, a: np.ndarray, p: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """Each person-week's weight: the product over the customer's earlier weeks of the
+        intervention's probability of what happened over the observed one's (``start``: the
+        position of each row's customer's first row; rows sorted by customer and week)."""
+        p = np.clip(p, 1e-9, 1 - 1e-9)
+        q = self.delta * p / (self.delta * p + 1 - p)
+        logs = np.log(np.where(a, q / p, (1 - q) / (1 - p)))
+        total = np.cumsum(logs)
+        before = np.where(start > 0, total[np.maximum(start - 1, 0)], 0.0)
+        return np.exp(total - logs - before)
+
+    def _classic_hazards(self, pw: pd.DataFrame) -> np.ndarray:
+        """Weekly churn hazards from a pooled logistic model on current health, baseline,
+        tenure and weeks since the last touch, predicted for each observed history with each
+        touch kept with probability ``delta`` (fixed seed) and health as observed."""
+
+        def design(exposure: pd.Series) -> np.ndarray:
+            x = pd.get_dummies(
+                pw[["tier", "contract_type", "onboarding"]].assign(exposure=exposure),
+                drop_first=True,
+                dtype=float,
+            )
+            x["week"], x["renewal"] = (
+                pw["week"],
+                (pw["week"] == 52) & (pw["contract_type"] == "annual"),
+            )
+            x["score"] = pw["score"]
+            return x.to_numpy(dtype=float)
+
+        model = _logit(design(pw["exposure"]), pw["churned"].to_numpy())
+        keep = np.random.default_rng(self.seed).random(len(pw)) < self.delta
+        thinned = person_exposure(pw, pw["touched"].to_numpy() & keep)
+        return model.predict_proba(design(thinned))[:, 1]
+
+    def _result(self, point: np.ndarray, boot: np.ndarray) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "touchpoint": self.touchpoint,
+            "delta": self.delta,
+            "estimand": (
+                f"churn within {self.horizon_weeks} weeks of contract start with {self.touchpoint}"
+                f" as it happens minus with each week's odds of one multiplied by {self.delta}"
+                " (negative = the touches prevent churn)"
+            ),
+            "horizon_days": self.horizon_weeks * WEEK_DAYS,
+            "risk_natural": bootstrap_interval(point[0], boot[:, 0]),
+            "risk_intervention": bootstrap_interval(point[1], boot[:, 1]),
+        }
+        for i, name in enumerate(("msm", "baseline_only", "current_health"), start=1):
+            out[name] = bootstrap_interval(point[0] - point[i], boot[:, 0] - boot[:, i])
+        w = self.weights_
+        out["diagnostics"] = {
+            "person_weeks": len(self.person_weeks_),
+            "customers": int(self.person_weeks_["customer_id"].nunique()),
+            "touched_weeks": int(self.person_weeks_["touched"].sum()),
+            "treatment_model_auc": self.treatment_auc_,
+            "weight_mean": float(w.mean()),
+            "weight_p99": float(np.quantile(w, 0.99)),
+            "weight_max": float(w.max()),
+        }
+        return out
+
+
+def _km_weeks(weeks: np.ndarray, events: np.ndarray, bw: np.ndarray, horizon: int) -> np.ndarray:
+    """1 - prod(1 - hazard) over weeks for each row of ``bw`` (B x rows): hazard = weighted
+    events / weighted rows in the week; ``events`` is 0/1 or predicted hazards per row."""
+    out = np.empty(bw.shape[0])
+    for b in range(bw.shape[0]):  # one bincount per replicate, vectorised over rows
+        at = np.bincount(weeks, weights=bw[b], minlength=horizon)
+        ev = np.bincount(weeks, weights=bw[b] * events, minlength=horizon)
+        hazard = np.divide(ev, at, out=np.zeros_like(ev), where=at > 0)
+        out[b] = 1 - np.prod(1 - hazard)
+    return out

@@ -1,0 +1,1 @@
+"""Step 1, the data: the input contract, reading files, validation, and the DuckDB store."""

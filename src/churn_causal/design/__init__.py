@@ -1,0 +1,1 @@
+"""Step 2, the design: target-trial calendars, stacked cohorts and person-weeks."""

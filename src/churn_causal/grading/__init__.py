@@ -1,0 +1,1 @@
+"""Grading against the simulator's truth, and the benchmarks."""

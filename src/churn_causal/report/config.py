@@ -1,0 +1,181 @@
+"""The YAML configuration of a report run (every command reads its ``data`` section).
+
+```yaml
+data:
+  source: ../data/acme          # a folder of .csv/.parquet tables or a .duckdb file
+  touchpoints: [support, seminar, community, cs_touch]   # default: every type in the data
+  columns:                      # contract name: your column name, per table
+    customers: {customer_id: account_id, start_date: contract_start}
+    touches: {touchpoint: activity_type}
+  encoding: auto                # of the CSV files: auto (UTF-8 or cp932), utf-8, cp932
+design:                         # the trial design: unit (month|week), first, last, window,
+  horizon_days: 365             # horizon_days for every touchpoint, and per touchpoint:
+  cs_touch: {unit: week}        # (the default: CS managers react to the week's health)
+analysis: {seed: 0, n_boot: 200, refute: true,
+           match_ratio: 1, match_replace: true}   # controls per treated, with replacement
+business:
+  currency: EUR
+  gross_margin: 0.75            # of existing contracts
+  arpa: mrr                     # monthly ARPA per tier: mean MRR of active customers, or
+                                # {Enterprise: 3000, Middle: 600, SMB: 120}
+output:
+  dir: ../reports               # runs are published to <dir>/<run-id>/, <dir>/latest
+  history: ../reports/history.duckdb   # every run's estimates, for the trend
+  workers: 0                    # notebooks run at once; 0 = one per core
+```
+
+Paths are relative to the config file. Unknown keys are errors, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from churn_causal.data.contract import CONTRACT
+from churn_causal.data.readers import AUTO, check_encoding
+from churn_causal.design.trials import DESIGN_FIELDS, TrialDesign, resolve_design
+from churn_causal.value.money import Business
+
+SECTIONS = {
+    "data": {"source", "touchpoints", "columns", "encoding"},
+    "design": set(DESIGN_FIELDS),  # and per touchpoint, a mapping of the same fields
+    "analysis": {"seed", "n_boot", "refute", "match_ratio", "match_replace"},
+    "business": {"currency", "gross_margin", "arpa"},
+    "output": {"dir", "history", "workers"},
+}
+
+
+class ConfigError(ValueError):
+    """The configuration file is malformed; the message says where."""
+
+
+@dataclass
+class RunConfig:
+    """Everything a report run needs; ``from_file`` reads it from YAML."""
+
+    source: Path | None = None
+    touchpoints: list[str] | None = None
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    encoding: str = AUTO
+    design: dict[str, Any] = field(default_factory=dict)  # the config's design section
+    design_overrides: dict[str, Any] = field(default_factory=dict)  # the command line's
+    seed: int = 0
+    n_boot: int = 200
+    refute: bool = True
+    match_ratio: int = 1
+    match_replace: bool = True
+    business: Business = field(default_factory=Business)
+    out_dir: Path = Path("reports")
+    history: Path | None = None  # default: <out_dir>/history.duckdb
+    workers: int = 0
+
+    @property
+    def history_path(self) -> Path:
+        return self.history or self.out_dir / "history.duckdb"
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+    def designs(self, touchpoints: list[str]) -> dict[str, TrialDesign]:
+        """Each touchpoint's design, resolved once for the run (``resolve_design``)."""
+        return {tp: resolve_design(tp, self.design, self.design_overrides) for tp in touchpoints}
+
+    @classmethod
+    def from_file(cls, path: str | Path | None) -> RunConfig:
+        return cls.from_dict(load_config(path), path)
+
+    @classmethod
+    def from_dict(cls, cfg: dict[str, Any], path: str | Path | None = None) -> RunConfig:
+        where = str(path or "config")
+        data, out = cfg.get("data", {}), cfg.get("output", {})
+        analysis = cfg.get("analysis", {})
+        try:
+            business = Business(**cfg.get("business", {}))
+            run = cls(
+                source=Path(data["source"]) if "source" in data else None,
+                touchpoints=data.get("touchpoints"),
+                columns=data.get("columns") or {},
+                encoding=check_encoding(str(data.get("encoding", AUTO))),
+                design=cfg.get("design") or {},
+                seed=int(analysis.get("seed", 0)),
+                n_boot=int(analysis.get("n_boot", 200)),
+                refute=bool(analysis.get("refute", True)),
+                match_ratio=int(analysis.get("match_ratio", 1)),
+                match_replace=bool(analysis.get("match_replace", True)),
+                business=business,
+                out_dir=Path(out.get("dir", "reports")),
+                history=Path(out["history"]) if out.get("history") else None,
+                workers=int(out.get("workers", 0)),
+            )
+            run.designs(["any", *[k for k, v in run.design.items() if isinstance(v, dict)]])
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+        if run.n_boot < 20 or run.workers < 0 or run.match_ratio < 1:
+            raise ConfigError(
+                f"{where}: analysis.n_boot must be >= 20, analysis.match_ratio >= 1 and "
+                "output.workers >= 0"
+            )
+        return run
+
+
+def load_config(path: str | Path | None) -> dict[str, Any]:
+    """Read and check a config file; ``None`` gives the empty configuration."""
+    if path is None:
+        return {"data": {}}
+    path = Path(path)
+    try:
+        cfg = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read it as YAML ({exc})") from exc
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    unknown = set(cfg) - set(SECTIONS)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}"
+        )
+    for section, keys in SECTIONS.items():
+        part = cfg.setdefault(section, {}) or {}
+        if not isinstance(part, dict):
+            raise ConfigError(f"{path}: '{section}' must be a mapping")
+        cfg[section] = part
+        nested = {k: v for k, v in part.items() if section == "design" and isinstance(v, dict)}
+        bad = set(part) - keys - set(nested)  # design.<touchpoint>: the same fields
+        bad |= {f"{tp}.{k}" for tp, fields in nested.items() for k in set(fields) - keys}
+        if bad:
+            raise ConfigError(
+                f"{path}: unknown key(s) {section}.{f', {section}.'.join(sorted(bad))}; "
+                f"known: {', '.join(sorted(keys))}"
+            )
+    _check_data(path, cfg["data"])
+    for section, key in (("data", "source"), ("output", "dir"), ("output", "history")):
+        if cfg[section].get(key):
+            cfg[section][key] = str((path.parent / cfg[section][key]).resolve())
+    return cfg
+
+
+def _check_data(path: Path, data: dict[str, Any]) -> None:
+    for table, mapping in (data.get("columns") or {}).items():
+        if table not in CONTRACT:
+            raise ConfigError(
+                f"{path}: data.columns.{table}: no such table; tables: {', '.join(CONTRACT)}"
+            )
+        bad = set(mapping or {}) - set(CONTRACT[table].names)
+        if bad:
+            raise ConfigError(
+                f"{path}: data.columns.{table}: {', '.join(sorted(bad))} not in "
+                f"the contract; columns: {', '.join(CONTRACT[table].names)}"
+            )
+    try:
+        check_encoding(str(data.get("encoding", AUTO)))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: data.encoding: {exc}") from exc
+    tps = data.get("touchpoints")
+    if tps is not None and not (isinstance(tps, list) and all(isinstance(t, str) for t in tps)):
+        raise ConfigError(f"{path}: data.touchpoints must be a list of names")

@@ -1,0 +1,277 @@
+"""One touchpoint's analysis, as the report notebook uses it: configure, ``fit``, then read.
+
+>>> a = TouchpointAnalysis("seminar", TrialDesign()).fit(data)      # doctest: +SKIP
+>>> a.summary(truth)                                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from churn_causal.causal.cohort import cohort_estimator
+from churn_causal.causal.dynamics import TouchpointDynamics
+from churn_causal.data.contract import CSData
+from churn_causal.data.files import write_json
+from churn_causal.design.cohort import ONBOARDING_DAYS, build_cohort
+from churn_causal.design.trials import TrialDesign, resolve_design
+from churn_causal.report.names import markdown
+from churn_causal.report.plots import NAMES
+from churn_causal.sim.truth import truth_by_phase, truth_for
+
+
+def load_truth(data_source: str | Path) -> dict | None:
+    """The simulator's truth.json in the data folder, or None (real data, or a database)."""
+    path = Path(data_source) / "truth.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def pp(x: float) -> str:
+    """A risk difference in percentage points, signed."""
+    return f"{100 * x:+.1f} pp"
+
+
+class TouchpointAnalysis:
+    """Naive, matched, weighted and doubly robust effects of one touchpoint on churn by the
+    horizon, per tier, with diagnostics, refutation and a verdict (``result_`` is the JSON)."""
+
+    def __init__(
+        self,
+        touchpoint: str,
+        design: TrialDesign | dict | None = None,
+        n_boot: int = 200,
+        seed: int = 0,
+        refute: bool = True,
+        dynamics: bool = True,
+        ratio: int = 1,
+        replace: bool = True,
+    ) -> None:
+        self.touchpoint = touchpoint
+        if isinstance(design, dict):  # as the runner hands it over (``TrialDesign.to_dict``)
+            design = TrialDesign.from_dict(design)
+        self.design = design or resolve_design(touchpoint)
+        self.n_boot, self.seed, self.refute, self.dynamics = n_boot, seed, refute, dynamics
+        self.ratio, self.replace = ratio, replace
+
+    def fit(self, data: CSData) -> TouchpointAnalysis:
+        self.cohort_ = build_cohort(data, self.touchpoint, self.design)
+        estimator = cohort_estimator(
+            data.touchpoints,
+            self.design.horizon_days,
+            by="tier",
+            refute=self.refute,
+            n_boot=self.n_boot,
+            seed=self.seed,
+            ratio=self.ratio,
+            replace=self.replace,
+        )
+        result = estimator.fit(self.cohort_)
+        result.design = self.design.to_dict()
+        self.result_: dict[str, Any] = result.to_dict()
+        # Lifecycle phase: the primary (matched) estimate within onboarding and adoption trials.
+        by_phase = cohort_estimator(
+            data.touchpoints,
+            self.design.horizon_days,
+            methods=("naive", "match"),
+            n_boot=self.n_boot,
+            seed=self.seed,
+            ratio=self.ratio,
+            replace=self.replace,
+        )
+        self.phase_: dict[str, Any] = by_phase.fit_by(self.cohort_, "phase")
+        self.dynamics_: dict[str, Any] | None = None
+        if self.dynamics:
+            try:
+                self.dynamics_ = (
+                    TouchpointDynamics(self.touchpoint, self.design, self.n_boot, self.seed)
+                    .fit(data, self.cohort_)
+                    .to_dict()
+                )
+            except ValueError as exc:  # e.g. too little history: the rest of the report stands
+                self.dynamics_ = {"touchpoint": self.touchpoint, "error": str(exc)}
+        return self
+
+    def record(self) -> dict[str, Any]:
+        """What the executive summary and the history need from this analysis: the result,
+        the design and the headline (no customer identifiers)."""
+        return {
+            "touchpoint": self.touchpoint,
+            "design": self.design.to_dict(),
+            "design_text": self.design.describe(),
+            "headline": self.headline(),
+            "result": self.result_,
+            "dynamics": self.dynamics_,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``record()`` as JSON (atomically: a half-written file never exists)."""
+        return write_json(path, self.record())
+
+    @property
+    def primary(self) -> str:
+        return self.result_["verdict"]["method"]
+
+    def effect(self, method: str | None = None, scale: str = "risk_difference") -> dict:
+        return self.result_["methods"][method or self.primary][scale]
+
+    # ------------------------------------------------------------------ reading results
+    def cohort_summary(self) -> pd.DataFrame:
+        c, r, unit = self.cohort_, self.result_, self.design.unit
+        rows = {
+            f"customer-{unit}s (trials x customers)": len(c),
+            "customers": c["customer_id"].nunique(),
+            f"treated customer-{unit}s": int(c["treated"].sum()),
+            f"untreated customer-{unit}s": int((~c["treated"]).sum()),
+            f"churned inside the treatment {unit} (left out)": c.attrs["churned_in_window"],
+            "left out for missing baseline health": len(c) - sum(r["n"].values()),
+            f"treated customer-{unit}s matched": round(
+                r["diagnostics"].get("matched_fraction", 0) * r["n"]["treated"]
+            ),
+        }
+        return pd.DataFrame({"count": rows})
+
+    def summary(self, truth: dict | None = None) -> pd.DataFrame:
+        """Every method's effect: churn risk (pp), retention (days) and hazard ratio."""
+        rows = []
+        for method, scales in self.result_["methods"].items():
+            rd = scales["risk_difference"]
+            row = {
+                "method": NAMES[method],
+                "effect on churn (pp)": round(100 * rd["estimate"], 2),
+                "95% CI (pp)": f"{100 * rd['ci_low']:+.2f} to {100 * rd['ci_high']:+.2f}",
+                "extra days retained": round(scales["rmst_difference"]["estimate"], 1)
+                if "rmst_difference" in scales
+                else None,
+                "hazard ratio": round(scales["hazard_ratio"]["estimate"], 2)
+                if "hazard_ratio" in scales
+                else None,
+            }
+            t = self.true_effects(truth)
+            if t is not None:
+                # The naive row's target is the naive contrast itself; the others' the ATT.
+                key = "naive_risk_difference" if method == "naive" else "att_risk_difference"
+                row["simulator truth (pp)"] = round(100 * t[key], 2)
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("method")
+
+    def by_tier(self, truth: dict | None = None) -> pd.DataFrame:
+        """The primary method per tier, EconML's conditional effect beside it (and the truth)."""
+        t = self.true_effects(truth)
+        cate = (self.result_.get("cate") or {}).get("by", {})
+        parts = self.result_.get("by", {})
+        return self._strata_table(parts, "tier", t["by_tier"] if t else None, cate)
+
+    def by_phase(self, truth: dict | None = None) -> pd.DataFrame:
+        """The matched estimate in onboarding-phase trials and in adoption-phase ones."""
+        t = self.true_effects(truth)
+        true = truth_by_phase(t, self.design, ONBOARDING_DAYS) if t else None
+        return self._strata_table(self.phase_, "phase", true, method="match")
+
+    def _strata_table(
+        self,
+        parts: dict[str, Any],
+        label: str,
+        truth: dict | None,
+        cate: dict | None = None,
+        method: str | None = None,
+    ) -> pd.DataFrame:
+        method = method or self.primary
+        rows = []
+        for level, part in parts.items():
+            row: dict[str, Any] = {label: level}
+            if "error" in part:
+                row["note"] = part["error"]
+            else:
+                rd = part["methods"][method]["risk_difference"]
+                row.update(
+                    {
+                        "treated": part["n"]["treated"],
+                        f"{NAMES[method]} (pp)": round(100 * rd["estimate"], 2),
+                        "95% CI (pp)": f"{100 * rd['ci_low']:+.2f} to {100 * rd['ci_high']:+.2f}",
+                        "verdict": part["verdict"]["level"],
+                    }
+                )
+            if cate and level in cate:
+                row[f"EconML, all customers of the {label} (pp)"] = round(
+                    100 * cate[level]["estimate"], 2
+                )
+            if truth is not None:
+                row["simulator truth (pp)"] = round(
+                    100 * truth.get(level, {}).get("att_risk_difference", float("nan")), 2
+                )
+            rows.append(row)
+        return pd.DataFrame(rows).set_index(label)
+
+    def true_effects(self, truth: dict | None) -> dict | None:
+        """The simulator's truth for this touchpoint under this design, if it has one."""
+        per_touchpoint = truth_for(truth, self.design) if truth is not None else None
+        return per_touchpoint[self.touchpoint] if per_touchpoint else None
+
+    def refutation_table(self) -> pd.DataFrame:
+        """DoWhy's refuters: what each found, what it should find, and whether it did."""
+        ref = self.result_.get("refutation")
+        if not ref:
+            return pd.DataFrame()
+        table = pd.DataFrame(ref["refutation"]).T
+        table[["new_effect", "expected", "tolerance"]] = (
+            100 * table[["new_effect", "expected", "tolerance"]].astype(float)
+        ).round(2)
+        return table.rename(
+            columns={
+                "new_effect": "refuted effect (pp)",
+                "expected": "should be (pp)",
+                "tolerance": "within (pp)",
+            }
+        )
+
+    def headline(self) -> str:
+        """One plain sentence on the primary estimate and what selection did to the naive one."""
+        m, n = self.effect(), self.effect("naive")
+        months = self.design.horizon_days / 365 * 12
+        verb = (
+            "lowers"
+            if m["ci_high"] < 0
+            else "raises"
+            if m["ci_low"] > 0
+            else ("has no clear effect on")
+        )
+        return (
+            f"Compared with similar customers in the same {self.design.unit} of tenure, a "
+            f"{self.touchpoint} "
+            f"{verb} the chance of churning within {months:.0f} months: "
+            f"{pp(m['estimate'])} (95% CI {pp(m['ci_low'])} to {pp(m['ci_high'])}). "
+            f"The plain comparison says {pp(n['estimate'])}; the gap of "
+            f"{abs(100 * (n['estimate'] - m['estimate'])):.1f} percentage points is selection, "
+            f"not effect. Reliability: {self.result_['verdict']['level']}."
+        )
+
+    def verdict_note(self) -> str:
+        v, ev = self.result_["verdict"], self.result_.get("e_value")
+        lines = [f"**Verdict: {v['level']}** (from the {NAMES[v['method']]} estimate)."]
+        lines += [f"* {markdown(reason)}" for reason in v["reasons"]]
+        if ev:
+            lines.append(
+                f"* E-value {ev['point']:.2f}: an unmeasured confounder would need a "
+                f"risk ratio of {ev['point']:.2f} with both uptake and churn to explain "
+                "the effect away."
+            )
+        return "\n".join(lines)
+
+    def truth_note(self, truth: dict | None) -> str:
+        """How far each estimate is from the simulator's exact truth (simulated data only)."""
+        if truth is None:
+            return "No truth.json beside the data: real data, so no ground truth to compare with."
+        true = self.true_effects(truth)
+        if true is None:
+            return "The simulator wrote no truth for this design, so there is none to compare with."
+        t = true["att_risk_difference"]
+        m, n = self.effect(), self.effect("naive")
+        covered = "covers" if m["ci_low"] <= t <= m["ci_high"] else "misses"
+        return (
+            f"Simulated data: the true effect is {pp(t)}. The {NAMES[self.primary]} estimate is "
+            f"off by {100 * (m['estimate'] - t):+.2f} pp and its 95% CI {covered} the truth; the "
+            f"naive estimate is off by {100 * (n['estimate'] - t):+.2f} pp."
+        )

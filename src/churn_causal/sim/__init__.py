@@ -1,0 +1,1 @@
+"""The simulator: a CS world with known effects, and its exact truth."""

@@ -1,0 +1,267 @@
+"""A customer-success world with known causal effects of its touchpoints.
+
+The world follows what CS teams report (docs/simulator.md): customers of three tiers on
+monthly or annual contracts, a weekly health score from three pillars, four touchpoints whose
+uptake is selected on current health (support, seminar and community by healthy customers;
+cs_touch by large tiers and falling health), and true mechanisms set in ``simulator.yaml``.
+
+Exact truth (``churn_causal.sim.truth``): for each monthly target trial, every treated customer is
+simulated again with that month's events of the touchpoint removed, on the same random draws
+(``churn_causal.sim.draws``). Everything is vectorised over customers; the only Python loop is over
+weeks.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from churn_causal.design.trials import WEEK_DAYS, TrialDesign
+from churn_causal.sim.truth import TruthAccumulator, counterfactual_churn, run_factual
+from churn_causal.sim.world import PILLARS, TIERS, TOUCHPOINTS, State, World, make_population
+
+SCHEMA_VERSION = 1
+
+
+# ----------------------------------------------------------------------------- parameters
+def default_params() -> dict[str, Any]:
+    """The documented defaults from ``simulator.yaml``."""
+    text = resources.files("churn_causal.sim").joinpath("simulator.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def merge_params(base: dict, overrides: dict | None, path: str = "") -> dict:
+    """Deep-merge ``overrides`` into a copy of ``base``; unknown keys are an error, not a no-op."""
+    out = copy.deepcopy(base)
+    for key, value in (overrides or {}).items():
+        where = f"{path}{key}"
+        if key not in out:
+            raise KeyError(f"unknown simulator parameter '{where}'; known: {sorted(out)}")
+        if isinstance(out[key], dict) and isinstance(value, dict):
+            out[key] = merge_params(out[key], value, f"{where}.")
+        elif isinstance(out[key], dict):
+            raise TypeError(f"simulator parameter '{where}' is a section; give a mapping")
+        else:
+            out[key] = value
+    return out
+
+
+def parse_assignments(items: list[str]) -> dict:
+    """Turn ``["effects.seminar.boost_points=5", ...]`` into a nested override mapping."""
+    out: dict = {}
+    for item in items:
+        dotted, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"expected KEY=VALUE, got '{item}'")
+        *parents, leaf = dotted.strip().split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = yaml.safe_load(raw)
+    return out
+
+
+# ------------------------------------------------------------------------------ driver
+@dataclass
+class SimulationResult:
+    customers: pd.DataFrame
+    health: pd.DataFrame
+    touches: pd.DataFrame
+    truth: dict[str, Any]
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write the three tables as Parquet and truth.json into ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("customers", "health", "touches"):
+            getattr(self, name).to_parquet(out / f"{name}.parquet", index=False)
+        (out / "truth.json").write_text(json.dumps(self.truth, indent=2) + "\n")
+        return out
+
+
+def truth_designs(section: dict) -> dict[str, TrialDesign]:
+    """The designs of the simulator's ``truth`` section, by name."""
+    return {
+        name: TrialDesign(
+            first=d["trials"][0],
+            last=d["trials"][1],
+            window=d["window"],
+            horizon_days=section["horizon_days"],
+            unit=d["unit"],
+        )
+        for name, d in section["designs"].items()
+    }
+
+
+def simulate(
+    customers: int = 20_000,
+    seed: int = 0,
+    params: dict | None = None,
+) -> SimulationResult:
+    """Simulate ``customers`` customers; ``params`` overrides keys of ``simulator.yaml``."""
+    if customers < 1:
+        raise ValueError("customers must be at least 1")
+    p = merge_params(default_params(), params)
+    designs = truth_designs(p["truth"])
+    first = np.datetime64(p["calendar"]["first_start"], "D")
+    data_end = np.datetime64(p["calendar"]["data_end"], "D")
+    if (data_end - first).astype(int) < p["calendar"]["start_span_days"]:
+        raise ValueError("calendar.data_end must lie after the last possible contract start")
+    pop = make_population(customers, seed, p)
+    observe_days = (data_end - first).astype(int) - pop.start_day  # last observed tenure day
+    last_day = max(d.last_day_needed for d in designs.values())
+    weeks = max(int(observe_days.max()), last_day) // WEEK_DAYS + 1
+    world = World(p, weeks)
+
+    st, closed, health_parts, touch_parts = run_factual(world, pop, p, designs, observe_days)
+
+    acc = {name: TruthAccumulator() for name in designs}
+    for trial in closed:
+        horizon = designs[trial.design].horizon_days
+        cf = counterfactual_churn(world, trial, horizon)
+        acc[trial.design].add(trial, st.churn_day, cf, pop.tier, horizon, observe_days)
+
+    truth = {
+        "schema_version": SCHEMA_VERSION,
+        "dynamics": dynamics_truth(p, world, pop),
+        "seed": seed,
+        "customers": customers,
+        "data_end": str(data_end),
+        "definitions": {
+            "att_risk_difference": "per design: mean over treated customer-trials in the data "
+            "(window closed by the data end) alive at time zero in both worlds of [churned within "
+            "horizon_days after time zero] with the touchpoint minus without it (negative = "
+            "prevents churn)",
+            "att_rmst_difference_days": "same units, mean of days retained up to the horizon with "
+            "minus without the touchpoint",
+            "naive_risk_difference": "observed churn risk by the horizon, treated minus untreated "
+            "eligible customer-trials in the data alive at time zero, on the full (uncensored) "
+            "future",
+            "all_trials": "the ATT over every treated customer-trial, also those whose window "
+            "closes after the data end (not in any cohort built from the data)",
+            "in_window": "treated customer-trials by what happened inside the treatment window: "
+            "churned there (factual), saved there (would have churned without the touchpoint), "
+            "caused there",
+        },
+        "designs": {
+            name: {"design": d.to_dict(), "touchpoints": acc[name].result()}
+            for name, d in designs.items()
+        },
+        "parameters": p,
+    }
+    return SimulationResult(
+        customers=_customers_table(pop, st.churn_day, observe_days, first),
+        health=_health_table(health_parts, pop, first),
+        touches=_touches_table(touch_parts, pop, first),
+        truth=truth,
+    )
+
+
+MSM_TOUCHPOINT, MSM_WEEKS, MSM_DELTA = "cs_touch", 53, 0.5
+
+
+def dynamics_truth(p: dict, world: World, pop) -> dict[str, Any]:
+    """What the dynamics analyses estimate: each effect's half-life and mechanism (set in the
+    parameters), and for cs_touch the incremental intervention: every customer's first
+    ``MSM_WEEKS`` weeks simulated again with each week's odds of a touch times ``MSM_DELTA``
+    (same draws), against the same weeks as they happened."""
+    ef = p["effects"]
+    shifted = copy.deepcopy(p)
+    shifted["uptake"][MSM_TOUCHPOINT]["intercept"] += float(np.log(MSM_DELTA))
+    churned = {}
+    for regime, w_ in (("natural", world), ("intervention", World(shifted, MSM_WEEKS))):
+        st = State.initial(pop, p)
+        for w in range(MSM_WEEKS):
+            w_.step(st, w)
+        churned[regime] = float((st.churn_day <= WEEK_DAYS * MSM_WEEKS).mean())
+    return {
+        "half_life_days": {k: ef[k]["half_life_days"] for k in TOUCHPOINTS},
+        "mechanism": {
+            "support": "prevents decline (damps falls of the health pillars)",
+            "seminar": "raises the level (a boost of the pillars that fades)",
+            "community": "prevents decline and lifts the pillars' target gradually",
+            "cs_touch": "lowers the churn hazard directly, small lift of health",
+        },
+        "msm": {
+            MSM_TOUCHPOINT: {
+                "estimand": f"churn within {MSM_WEEKS} weeks of contract start with "
+                f"{MSM_TOUCHPOINT} as it happens minus with each week's odds of one multiplied "
+                f"by {MSM_DELTA}",
+                "delta": MSM_DELTA,
+                "horizon_days": MSM_WEEKS * WEEK_DAYS,
+                "risk_natural": churned["natural"],
+                "risk_intervention": churned["intervention"],
+                "risk_difference": churned["natural"] - churned["intervention"],
+            }
+        },
+    }
+
+
+def customer_ids(n: int) -> np.ndarray:
+    return np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
+
+
+def _id_column(rows: np.ndarray, n: int) -> pd.Categorical:
+    return pd.Categorical.from_codes(rows, categories=customer_ids(n))
+
+
+def _customers_table(pop, churn_day, observe_days, first) -> pd.DataFrame:
+    start = first + pop.start_day.astype("timedelta64[D]")
+    seen = churn_day <= observe_days
+    churn_date = np.where(
+        seen, start + np.where(seen, churn_day, 0).astype("timedelta64[D]"), np.datetime64("NaT")
+    )
+    return pd.DataFrame(
+        {
+            "customer_id": customer_ids(len(pop.tier)),
+            "tier": pd.Categorical.from_codes(pop.tier, categories=list(TIERS)),
+            "contract_type": np.where(pop.annual, "annual", "monthly"),
+            "seats": pop.seats,
+            "mrr": pop.mrr,
+            "start_date": pd.to_datetime(start),
+            "churn_date": pd.to_datetime(churn_date),
+        }
+    )
+
+
+def _health_table(parts, pop, first) -> pd.DataFrame:
+    rows = np.concatenate([p[0] for p in parts])
+    weeks = np.concatenate([np.full(len(p[0]), p[1], dtype=np.int32) for p in parts])
+    pillars = np.concatenate([p[2] for p in parts])
+    score = np.concatenate([p[3] for p in parts])
+    order = np.lexsort((weeks, rows))
+    rows, weeks, pillars, score = rows[order], weeks[order], pillars[order], score[order]
+    day = pop.start_day[rows] + WEEK_DAYS * weeks
+    df = pd.DataFrame(
+        {
+            "customer_id": _id_column(rows, len(pop.tier)),
+            "date": pd.to_datetime(first + day.astype("timedelta64[D]")),
+            "score": np.round(score.astype(np.float64), 1),
+        }
+    )
+    for j, name in enumerate(PILLARS):
+        df[name] = np.round(pillars[:, j].astype(np.float64), 1)
+    return df
+
+
+def _touches_table(parts, pop, first) -> pd.DataFrame:
+    rows = np.concatenate([p[0] for p in parts])
+    k = np.concatenate([p[1] for p in parts])
+    day = np.concatenate([p[2] for p in parts])
+    order = np.lexsort((k, day, rows))
+    rows, k, day = rows[order], k[order], day[order]
+    return pd.DataFrame(
+        {
+            "customer_id": _id_column(rows, len(pop.tier)),
+            "date": pd.to_datetime(first + (pop.start_day[rows] + day).astype("timedelta64[D]")),
+            "touchpoint": pd.Categorical.from_codes(k, categories=list(TOUCHPOINTS)),
+        }
+    )

@@ -1,0 +1,246 @@
+"""Exact ground truth: the treated customers of each trial simulated again without the touchpoint.
+
+``run_factual`` runs the observed world and keeps, for each trial of each design (monthly and
+weekly), the state at the start of its window and who was treated; ``counterfactual_churn``
+re-simulates the treated customers with that window's events of the touchpoint removed;
+``TruthAccumulator`` pools the effects; ``truth_for`` finds the truth of a given design.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from churn_causal.design.trials import WEEK_DAYS, TrialDesign
+from churn_causal.sim.world import TIERS, TOUCHPOINTS, Population, State, Suppression, World
+
+
+@dataclass
+class Trial:
+    """Bookkeeping of one trial during the factual run.
+
+    While the window is open ``snapshot`` is everyone's state at its start; ``close`` keeps only
+    the treated units (``unit_rows``, ``unit_k``), so finished trials hold little memory.
+    """
+
+    design: str
+    m: int
+    lo: int
+    hi: int
+    snapshot: State
+    treated: np.ndarray  # (n, 4)
+    eligible: np.ndarray | None = None  # (n,) alive at the window's start, set on close
+    unit_rows: np.ndarray | None = None
+    unit_k: np.ndarray | None = None
+
+    @property
+    def first_week(self) -> int:
+        return self.lo // WEEK_DAYS
+
+    @property
+    def last_week(self) -> int:
+        return (self.hi - 1) // WEEK_DAYS
+
+    def close(self) -> None:
+        """Keep the eligible treated customers' starting states, touchpoint by touchpoint."""
+        self.eligible = self.snapshot.alive.copy()
+        self.treated &= self.eligible[:, None]
+        self.unit_k, self.unit_rows = np.nonzero(self.treated.T)
+        self.snapshot = self.snapshot.take(self.unit_rows)
+
+
+def run_factual(
+    world: World,
+    pop: Population,
+    p: dict,
+    designs: dict[str, TrialDesign],
+    observe_days: np.ndarray,
+) -> tuple[State, list[Trial], list, list]:
+    """Run the observed world; keep each trial's treated customers' starting states."""
+    customers = len(pop.tier)
+    st = State.initial(pop, p)
+    trials = {(name, k): d.window_days(k) for name, d in designs.items() for k in d.trials}
+    open_trials: dict[tuple[str, int], Trial] = {}
+    closed: list[Trial] = []
+    health_parts, touch_parts = [], []
+    for w in range(world.weeks):
+        for (name, m), (lo, hi) in trials.items():
+            if lo // WEEK_DAYS == w:
+                open_trials[name, m] = Trial(
+                    name, m, lo, hi, st.take(slice(None)), np.zeros((customers, 4), dtype=bool)
+                )
+        out = world.step(st, w)
+        seen = np.flatnonzero(out.alive & (WEEK_DAYS * w <= observe_days))
+        health_parts.append(
+            (
+                seen.astype(np.int32),
+                w,
+                out.pillars[seen].astype(np.float32),
+                out.score[seen].astype(np.float32),
+            )
+        )
+        ev_rows, ev_k = np.nonzero(out.events)
+        ev_day = out.event_day[ev_rows, ev_k]
+        keep = ev_day <= observe_days[ev_rows]
+        touch_parts.append((ev_rows[keep], ev_k[keep], ev_day[keep]))
+        for key in list(open_trials):
+            trial = open_trials[key]
+            trial.treated |= out.events & (out.event_day >= trial.lo) & (out.event_day < trial.hi)
+            if w == trial.last_week:
+                trial.close()
+                closed.append(open_trials.pop(key))
+
+    return st, closed, health_parts, touch_parts
+
+
+def counterfactual_churn(world: World, trial: Trial, horizon_days: int) -> np.ndarray:
+    """Churn day of each of a closed trial's treated units with the window's events of its
+    touchpoint removed (``trial.unit_k`` says which touchpoint)."""
+    units = trial.snapshot.take(slice(None))
+    suppress = Suppression(k=trial.unit_k, lo=trial.lo, hi=trial.hi)
+    last_week = (trial.hi + horizon_days) // WEEK_DAYS - 1
+    for w in range(trial.first_week, last_week + 1):
+        world.step(units, w, suppress)
+    return units.churn_day
+
+
+def _outcomes(churn_day: np.ndarray, t0: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Churned within the horizon after time zero, and days retained up to the horizon."""
+    return churn_day <= t0 + horizon, np.minimum(churn_day - t0, horizon)
+
+
+class TruthAccumulator:
+    """Pools one design's treated customer-trials, per touchpoint and tier."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, np.ndarray]] = []
+        self.naive: list[dict[str, np.ndarray]] = []
+
+    def add(
+        self,
+        trial: Trial,
+        factual: np.ndarray,
+        cf: np.ndarray,
+        tier: np.ndarray,
+        horizon: int,
+        observe_days: np.ndarray,
+    ) -> None:
+        """Add a closed trial: ``factual`` churn days of everyone, ``cf`` of its treated units.
+
+        ``observe_days`` (each customer's last observed tenure day) marks the customer-trials
+        whose window closed by the data end: the ones a cohort built from the data can hold.
+        """
+        t0, h = trial.hi, horizon
+        in_data = t0 <= observe_days
+        at_risk = trial.eligible & (factual > t0) & in_data
+        y, _ = _outcomes(factual, t0, h)
+        for k in range(len(TOUCHPOINTS)):
+            treated = trial.treated[:, k]
+            self.naive.append(
+                {
+                    "k": np.full(2, k),
+                    "treated": np.array([True, False]),
+                    "n": np.array([(at_risk & treated).sum(), (at_risk & ~treated).sum()]),
+                    "events": np.array([y[at_risk & treated].sum(), y[at_risk & ~treated].sum()]),
+                }
+            )
+            rows = trial.unit_rows[trial.unit_k == k]
+            cd1, cd0 = factual[rows], cf[trial.unit_k == k]
+            y1, r1 = _outcomes(cd1, t0, h)
+            y0, r0 = _outcomes(cd0, t0, h)
+            self.rows.append(
+                {
+                    "k": np.full(len(rows), k),
+                    "m": np.full(len(rows), trial.m),
+                    "tier": tier[rows],
+                    "in_data": in_data[rows],
+                    "alive1": cd1 > t0,
+                    "alive0": cd0 > t0,
+                    "y1": y1,
+                    "y0": y0,
+                    "r1": r1,
+                    "r0": r0,
+                }
+            )
+
+    def result(self) -> dict[str, Any]:
+        units = pd.DataFrame({c: np.concatenate([r[c] for r in self.rows]) for c in self.rows[0]})
+        naive = pd.DataFrame({c: np.concatenate([r[c] for r in self.naive]) for c in self.naive[0]})
+        naive = naive.groupby(["k", "treated"])[["n", "events"]].sum()
+        out = {}
+        for k, name in enumerate(TOUCHPOINTS):
+            every = units[(units["k"] == k) & units["alive1"] & units["alive0"]]
+            u = units[(units["k"] == k) & units["in_data"]]
+            main = u[u["alive1"] & u["alive0"]]
+            risk = naive.loc[k, "events"] / naive.loc[k, "n"]
+            out[name] = {
+                **_att(main),
+                "naive_risk_difference": float(risk.loc[True] - risk.loc[False]),
+                "naive_risk_treated": float(risk.loc[True]),
+                "naive_risk_untreated": float(risk.loc[False]),
+                "in_window": {
+                    "n_treated_eligible": len(u),
+                    "churned_in_window": int((~u["alive1"]).sum()),
+                    "saved_in_window": int((u["alive1"] & ~u["alive0"]).sum()),
+                    "caused_in_window": int((~u["alive1"] & u["alive0"]).sum()),
+                },
+                "by_tier": {TIERS[t]: _att(main[main["tier"] == t]) for t in range(len(TIERS))},
+                "by_trial_month": {int(m): _att(g) for m, g in main.groupby("m", sort=True)},
+                "all_trials": _att(every),
+            }
+        return out
+
+
+def _att(u: pd.DataFrame) -> dict[str, Any]:
+    n = len(u)
+    if n == 0:
+        return {"n_treated": 0}
+    return {
+        "n_treated": n,
+        "att_risk_difference": float(u["y1"].mean() - u["y0"].mean()),
+        "att_rmst_difference_days": float((u["r1"] - u["r0"]).mean()),
+        "risk_treated": float(u["y1"].mean()),
+        "risk_untreated_counterfactual": float(u["y0"].mean()),
+    }
+
+
+def truth_for(truth: dict, design: TrialDesign) -> dict | None:
+    """The per-touchpoint truth of ``design`` in a truth.json, or None if it was not simulated."""
+    want = design.to_dict()
+    for entry in truth.get("designs", {}).values():
+        if {k: entry["design"].get(k) for k in want} == want:
+            return entry["touchpoints"]
+    return None
+
+
+def truth_by_phase(true_effects: dict, design: TrialDesign, onboarding_days: int) -> dict:
+    """The ATT per lifecycle phase: the trials whose window starts in the first
+    ``onboarding_days`` of tenure (onboarding) or later (adoption), pooled by treated count."""
+    out: dict[str, dict[str, float]] = {}
+    per_trial = true_effects["by_trial_month"]
+    for phase in ("onboarding", "adoption"):
+        parts = [
+            t
+            for k, t in per_trial.items()
+            if (design.window_days(int(k))[0] < onboarding_days) == (phase == "onboarding")
+            and t.get("n_treated")
+        ]
+        n = sum(t["n_treated"] for t in parts)
+        if n:
+            att = sum(t["n_treated"] * t["att_risk_difference"] for t in parts) / n
+            out[phase] = {"n_treated": n, "att_risk_difference": att}
+    return out
+
+
+def dynamics_truth_for(truth: dict, touchpoint: str) -> dict:
+    """From a truth.json: how the touchpoint works on health (``mechanism``, in words) and,
+    for a one-off boost only, the half-life its effect on health fades with (the memory's own;
+    effects that build up and fade more slowly than their memories have none to grade)."""
+    t = truth.get("dynamics", {})
+    out = {"mechanism": t.get("mechanism", {}).get(touchpoint)}
+    if str(out["mechanism"]).startswith("raises the level"):
+        out["half_life_days"] = t.get("half_life_days", {}).get(touchpoint)
+    return out

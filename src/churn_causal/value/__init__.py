@@ -1,0 +1,1 @@
+"""Step 4, the value: what an effect is worth in money."""
