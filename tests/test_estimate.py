@@ -483,3 +483,14 @@ def test_an_arm_with_one_outcome_is_estimated_with_a_note():
     for method in ADJUSTED:
         rd = result.methods[method]["risk_difference"]
         assert rd["estimate"] == pytest.approx(-rd["risk_control"], abs=1e-9)
+
+
+def test_the_spline_basis_is_scikit_learns():
+    from sklearn.preprocessing import SplineTransformer
+
+    from churn_causal.causal.propensity import cubic_bsplines
+
+    rng = np.random.default_rng(8)
+    for x in (rng.normal(size=(5_000, 4)), rng.integers(0, 9, size=(3_000, 2)).astype(float)):
+        expected = SplineTransformer(n_knots=5, degree=3, include_bias=False).fit_transform(x)
+        assert np.abs(cubic_bsplines(x, 5) - expected).max() < 1e-12

@@ -3,14 +3,21 @@ import warnings
 import numpy as np
 import pytest
 from lifelines import KaplanMeierFitter
+from scipy import sparse
 
-from churn_causal.causal.survival import cluster_poisson_weights, km_summary
+from churn_causal.causal.resampling import ClusterSums
+from churn_causal.causal.survival import StratifiedKaplanMeier, cluster_poisson_weights
 
 
-def km_risk(duration, event, horizon, weights=None):
-    """The Kaplan-Meier risk by the horizon of ``km_summary``, one value per weight row."""
-    risk, _ = km_summary(duration, event, horizon, weights)
-    return risk if np.ndim(weights) == 2 else float(risk[0])
+def km(duration, event, horizon, weights, strata=None):
+    """Risk and RMST by the horizon per stratum for each row of ``weights`` (B, n)."""
+    strata = np.zeros(len(duration), dtype=np.intp) if strata is None else strata
+    model = StratifiedKaplanMeier(duration, event, strata, int(strata.max()) + 1, horizon)
+    w = np.atleast_2d(weights)
+    exits = np.stack([np.bincount(model.exit_cell, r, model.n_cells) for r in w])
+    dead = model.death_cell >= 0
+    deaths = np.stack([np.bincount(model.death_cell[dead], r[dead], model.n_cells) for r in w])
+    return model.risk_rmst(exits, deaths)
 
 
 @pytest.fixture
@@ -21,27 +28,58 @@ def sample():
 
 
 @pytest.mark.parametrize("horizon", [30, 365, 1_000])
-def test_matches_lifelines_with_and_without_weights(sample, horizon):
+def test_risk_and_rmst_match_lifelines_with_and_without_weights(sample, horizon):
+    from lifelines.utils import restricted_mean_survival_time
+
     d, e, w = sample
-    plain = 1 - KaplanMeierFitter().fit(d, e).predict(horizon)
-    assert km_risk(d, e, horizon) == pytest.approx(plain, abs=1e-12)
+    plain = KaplanMeierFitter().fit(d, e)
     with pytest.warns(Warning):  # lifelines warns about non-integer weights
-        weighted = 1 - KaplanMeierFitter().fit(d, e, weights=w).predict(horizon)
-    assert km_risk(d, e, horizon, w) == pytest.approx(weighted, abs=1e-12)
+        weighted = KaplanMeierFitter().fit(d, e, weights=w)
+    (risk, _), (risk_w, rmst_w) = km(d, e, horizon, np.ones_like(w)), km(d, e, horizon, w)
+    assert risk[0, 0] == pytest.approx(1 - plain.predict(horizon), abs=1e-12)
+    assert risk_w[0, 0] == pytest.approx(1 - weighted.predict(horizon), abs=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = restricted_mean_survival_time(weighted, t=horizon)
+    assert rmst_w[0, 0] == pytest.approx(expected, rel=1e-9)
 
 
-def test_many_weight_vectors_at_once(sample):
+def test_many_weight_vectors_and_strata_at_once(sample):
     d, e, w = sample
-    stacked = km_risk(d, e, 365, np.vstack([w, np.ones_like(w), 2 * w]))
-    assert stacked.shape == (3,)
-    assert stacked[0] == pytest.approx(km_risk(d, e, 365, w))
-    assert stacked[1] == pytest.approx(km_risk(d, e, 365))
-    assert stacked[2] == pytest.approx(stacked[0])  # scale-free
+    risk, _ = km(d, e, 365, np.vstack([w, np.ones_like(w), 2 * w]))
+    assert risk[:, 0] == pytest.approx(
+        [km(d, e, 365, w)[0][0, 0], km(d, e, 365, 1 + 0 * w)[0][0, 0], km(d, e, 365, w)[0][0, 0]]
+    )
+    strata = (np.arange(len(d)) % 3).astype(np.intp)
+    joint, joint_rmst = km(d, e, 365, w, strata)
+    for s in range(3):
+        alone, alone_rmst = km(d[strata == s], e[strata == s], 365, w[strata == s])
+        assert joint[0, s] == pytest.approx(alone[0, 0], abs=1e-12)
+        assert joint_rmst[0, s] == pytest.approx(alone_rmst[0, 0], rel=1e-12)
 
 
 def test_no_events_before_the_horizon_means_no_risk():
-    assert km_risk(np.array([400.0, 500.0]), np.array([True, True]), 365) == 0.0
-    assert km_risk(np.array([10.0, 20.0]), np.array([True, True]), 365) == 1.0
+    never, _ = km(np.array([400.0, 500.0]), np.array([True, True]), 365, np.ones(2))
+    assert never[0, 0] == 0.0
+    always, _ = km(np.array([10.0, 20.0]), np.array([True, True]), 365, np.ones(2))
+    assert always[0, 0] == 1.0
+
+
+def test_resampled_sums_are_the_cluster_bootstrap():
+    """Column sums of the cells under each replicate's cluster weights: the same numbers as
+    expanding the weights to rows."""
+    rng = np.random.default_rng(2)
+    clusters = rng.integers(0, 50, 400)
+    values = sparse.random(400, 7, density=0.3, random_state=3, format="csr")
+    sums = np.vstack(list(ClusterSums(clusters).replicates(values, 60, seed=5, batch=25)))
+    weights = cluster_poisson_weights_batches(clusters, 60, 5, 25)
+    assert np.allclose(sums, weights @ values.toarray())
+
+
+def cluster_poisson_weights_batches(clusters, n_boot, seed, batch):
+    rng = np.random.default_rng(seed)
+    sizes = [min(batch, n_boot - i) for i in range(0, n_boot, batch)]
+    return np.vstack([cluster_poisson_weights(clusters, b, rng) for b in sizes])
 
 
 def test_bootstrap_weights_are_shared_within_a_cluster():
@@ -72,17 +110,3 @@ def test_cox_hazard_ratio_matches_lifelines_robust_clustered_fit():
     beta, se = cox_binary(d, e, z, w, cluster)
     assert beta == pytest.approx(fit.params_["z"], abs=1e-5)
     assert se == pytest.approx(fit.standard_errors_["z"], rel=1e-4)
-
-
-@pytest.mark.parametrize("horizon", [30, 365, 1_000])
-def test_rmst_matches_lifelines(sample, horizon):
-    from lifelines.utils import restricted_mean_survival_time
-
-    from churn_causal.causal.survival import km_summary
-
-    d, e, w = sample
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = KaplanMeierFitter().fit(d, e, weights=w)
-    _, rmst = km_summary(d, e, horizon, w)
-    assert rmst[0] == pytest.approx(restricted_mean_survival_time(fit, t=horizon), rel=1e-9)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from churn_causal.causal.cohort import cohort_estimator
+from churn_causal.causal.estimate import Prepared
 from churn_causal.causal.msm import IncrementalTouchEffect
 from churn_causal.causal.survival import bootstrap_interval, cluster_bootstrap
 from churn_causal.data.contract import CSData
@@ -280,9 +281,12 @@ class TouchpointDynamics:
         self.n_boot, self.seed = n_boot, seed
         self.lags_days, self.event_weeks = np.array(lags_days), np.array(event_weeks)
 
-    def fit(self, data: CSData, cohort: pd.DataFrame | None = None) -> TouchpointDynamics:
+    def fit(
+        self, data: CSData, cohort: pd.DataFrame | None = None, prepared: Prepared | None = None
+    ) -> TouchpointDynamics:
         """Estimate on ``data``, from the touchpoint's target-trial ``cohort`` under this
-        design when it is given (the touchpoint report builds it once for all its analyses)."""
+        design when it is given, and that cohort ``prepared`` for estimation (the touchpoint
+        report builds and prepares it once for all its analyses)."""
         if cohort is None:
             cohort = build_cohort(data, self.touchpoint, self.design)
         health = HealthLookup(data)
@@ -291,7 +295,7 @@ class TouchpointDynamics:
         estimator = cohort_estimator(
             data.touchpoints, self.design.horizon_days, propensity="linear"
         )
-        rows, t, c = estimator.matched_pairs(cohort)
+        rows, t, c = estimator.matched_pairs(prepared or cohort)
         cluster = rows["customer_id"].to_numpy()[t]
         yt, yc = paired_paths(health, rows, t, c, self.lags_days)
         self.lags_ = lag_effects(self.lags_days, yt, yc, cluster, self.n_boot, self.seed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 _STRATUM_GAP = 1_000.0  # larger than any logit range: keys of different strata never mix
 
@@ -125,8 +126,8 @@ class MatchedSets:
 
     Each matched treated row counts once and shares its weight among its k controls (1/k
     each); a control's weight is the sum over the treated rows it serves. The matched-set
-    bootstrap (Austin & Small 2014) resamples treated rows with their controls: a control's
-    bootstrap multiplier is the weighted mean of its treated rows' multipliers. Without
+    bootstrap (Austin & Small 2014) resamples treated rows with their controls: a control
+    takes the weighted mean of its treated rows' bootstrap weights (``mixing``). Without
     replacement that is exact; with replacement a reused control's own noise enters the
     contrast with its whole weight, which resampling pairs does not see, and
     ``reuse_variance`` adds it (Abadie & Imbens 2006).
@@ -141,18 +142,17 @@ class MatchedSets:
         self.matched_treated = np.flatnonzero(per_treated > 0)
         self.per_treated = per_treated
 
-    def multipliers(self, cluster_weights: np.ndarray) -> np.ndarray:
-        """Row multipliers (B, n) of the matched-set bootstrap from per-row cluster weights."""
-        from scipy import sparse
-
-        controls, slot = np.unique(self.control, return_inverse=True)
-        link = sparse.csr_matrix(  # control -> its treated rows, by the pairs' shares
-            (self.share, (slot, self.treated)), shape=(len(controls), self.n)
-        )
-        out = cluster_weights.copy()
-        served = np.asarray(link @ cluster_weights.T).T  # (B, controls)
-        out[:, controls] = served / self.weights[controls]
-        return out
+    def mixing(self, codes: np.ndarray, n_clusters: int) -> sparse.csr_matrix:
+        """Which clusters' bootstrap weights each row takes, (rows, clusters): a treated row
+        its own cluster's (``codes``), a matched control the weighted mean of its treated
+        rows' (each pair's share over the control's weight), any other row its own."""
+        controls = self.weights > 0
+        controls[self.matched_treated] = False
+        own = np.flatnonzero(~controls)
+        rows = np.concatenate([own, self.control])
+        cols = np.concatenate([codes[own], codes[self.treated]])
+        vals = np.concatenate([np.ones(len(own)), self.share / self.weights[self.control]])
+        return sparse.csr_matrix((vals, (rows, cols)), shape=(self.n, n_clusters))
 
     def follow(self) -> np.ndarray:
         """For matching without replacement: each row's treated row (itself if treated or

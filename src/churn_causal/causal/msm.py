@@ -35,10 +35,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from churn_causal.causal.survival import bootstrap_interval, cluster_bootstrap
+from churn_causal.causal.resampling import ClusterSums
+from churn_causal.causal.survival import bootstrap_interval
 from churn_causal.data.contract import CSData
 from churn_causal.design.person_weeks import person_exposure, person_weeks
 from churn_causal.design.trials import WEEK_DAYS
@@ -99,20 +101,32 @@ class IncrementalTouchEffect:
         w = {k: self._weights(a, v, start) for k, v in p.items()}
         classic = self._classic_hazards(pw)
 
-        def risks(bw: np.ndarray) -> np.ndarray:
-            """(B x 4): as it happens, and under the intervention by IPW (health-aware and
-            baseline-only treatment models) and by the classic model."""
-            return np.column_stack(
-                [
-                    _km_weeks(weeks, y, bw, self.horizon_weeks),
-                    _km_weeks(weeks, y, bw * w["msm"], self.horizon_weeks),
-                    _km_weeks(weeks, y, bw * w["base"], self.horizon_weeks),
-                    _km_weeks(weeks, classic, bw, self.horizon_weeks),
-                ]
-            )
+        # Four risks by week 53: as it happens, and under the intervention by IPW (health-aware
+        # and baseline-only treatment models) and by the classic model. Each comes from the
+        # weighted rows and events of every week, summed once per bootstrap batch.
+        ones = np.ones(len(pw))
+        variants = [(ones, y), (w["msm"], y), (w["base"], y), (ones, classic)]
+        h = self.horizon_weeks
+        cells = sparse.hstack(
+            [
+                sparse.csr_matrix(
+                    (v * (e if events else 1.0), (np.arange(len(pw)), weeks)), (len(pw), h)
+                )
+                for v, e in variants
+                for events in (False, True)
+            ]
+        ).tocsr()
 
-        point = risks(np.ones((1, len(pw))))[0]
-        boot = cluster_bootstrap(cust, self.n_boot, self.seed, risks)
+        def risks(sums: np.ndarray) -> np.ndarray:
+            """(B, 4) first-year risks from (B, 8 x weeks) sums of rows and events."""
+            parts = sums.reshape(len(sums), len(variants), 2, h)
+            at, ev = parts[:, :, 0], parts[:, :, 1]
+            hazard = np.divide(ev, at, out=np.zeros_like(ev), where=at > 0)
+            return 1 - np.prod(1 - hazard, axis=2)
+
+        point = risks(np.asarray(cells.sum(axis=0)))[0]
+        resampled = ClusterSums(cust).replicates(cells, self.n_boot, self.seed)
+        boot = np.vstack([risks(v) for v in resampled])
         self.person_weeks_, self.weights_ = pw, w["msm"]
         self.result_ = self._result(point, boot)
         return self
@@ -177,15 +191,3 @@ class IncrementalTouchEffect:
             "weight_max": float(w.max()),
         }
         return out
-
-
-def _km_weeks(weeks: np.ndarray, events: np.ndarray, bw: np.ndarray, horizon: int) -> np.ndarray:
-    """1 - prod(1 - hazard) over weeks for each row of ``bw`` (B x rows): hazard = weighted
-    events / weighted rows in the week; ``events`` is 0/1 or predicted hazards per row."""
-    out = np.empty(bw.shape[0])
-    for b in range(bw.shape[0]):  # one bincount per replicate, vectorised over rows
-        at = np.bincount(weeks, weights=bw[b], minlength=horizon)
-        ev = np.bincount(weeks, weights=bw[b] * events, minlength=horizon)
-        hazard = np.divide(ev, at, out=np.zeros_like(ev), where=at > 0)
-        out[b] = 1 - np.prod(1 - hazard)
-    return out

@@ -1,69 +1,15 @@
-"""Weighted Kaplan-Meier risk at a horizon, vectorised over many weight vectors at once.
+"""Weighted Kaplan-Meier risk and RMST at a horizon, per stratum, for many weight vectors at
+once; the cluster bootstrap; the weighted Cox hazard ratio of one contrast.
 
 lifelines fits one curve per call; a bootstrap needs hundreds of weighted curves on the same
-durations, so this computes them all from one sort: ``weights`` may be (n,) or (B, n).
+durations. Here the rows are sorted once into cells (each distinct time of each stratum), and
+the curves of any number of weight vectors come from the cells' sums.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-
-def _km_steps(
-    duration: np.ndarray, event: np.ndarray, horizon: float, weights: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct times up to the horizon and S just after each, one row per weight vector."""
-    duration = np.asarray(duration, dtype=float)
-    event = np.asarray(event, dtype=bool)
-    w = np.ones((1, len(duration))) if weights is None else np.atleast_2d(weights).astype(float)
-    order = np.argsort(duration, kind="stable")
-    d, e, w = duration[order], event[order], w[:, order]
-    times, first = np.unique(d, return_index=True)
-    keep = times <= horizon
-    times, first = times[keep], first[keep]
-    if len(times) == 0:
-        return times, np.ones((w.shape[0], 0))
-    at_risk = np.cumsum(w[:, ::-1], axis=1)[:, ::-1]
-    # Deaths at each time: sums over the block of equal durations (the last block ends at the
-    # first duration beyond the horizon).
-    ends = np.append(first[1:], np.searchsorted(d, times[-1], side="right"))
-    cum = np.concatenate([np.zeros((w.shape[0], 1)), np.cumsum(w * e, axis=1)], axis=1)
-    deaths = cum[:, ends] - cum[:, first]
-    n = at_risk[:, first]
-    hazard = np.divide(deaths, n, out=np.zeros_like(deaths), where=n > 0)
-    with np.errstate(divide="ignore"):
-        return times, np.exp(np.cumsum(np.log1p(-hazard), axis=1))
-
-
-def km_summary(
-    duration: np.ndarray,
-    event: np.ndarray,
-    horizon: float,
-    weights: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Risk 1 - S(horizon) and restricted mean survival time up to the horizon of the
-    (weighted) Kaplan-Meier estimator, one of each per row of ``weights`` (B, n)."""
-    times, surv = _km_steps(duration, event, horizon, weights)
-    if len(times) == 0:
-        return np.zeros(surv.shape[0]), np.full(surv.shape[0], float(horizon))
-    # RMST: S is 1 until the first time, then steps; integrate up to the horizon.
-    steps = np.diff(np.append(times, horizon))
-    rmst = times[0] + (surv * steps).sum(axis=1)
-    return 1.0 - surv[:, -1], rmst
-
-
-def km_curve(
-    duration: np.ndarray, event: np.ndarray, grid: np.ndarray, weights: np.ndarray | None = None
-) -> np.ndarray:
-    """The (weighted) Kaplan-Meier survival function at the points of ``grid``; one row per
-    weight vector when ``weights`` is (B, n)."""
-    times, surv = _km_steps(duration, event, float(np.max(grid)), weights)
-    at = np.searchsorted(times, grid, side="right") - 1
-    if len(times) == 0:
-        out = np.ones((surv.shape[0], len(grid)))
-    else:
-        out = np.where(at >= 0, surv[:, np.maximum(at, 0)], 1.0)
-    return out if np.ndim(weights) == 2 else out[0]
+from scipy import sparse
 
 
 def cluster_poisson_weights(
@@ -144,3 +90,140 @@ def bootstrap_interval(point: float, reps: np.ndarray) -> dict[str, float]:
         "ci_low": float(lo),
         "ci_high": float(hi),
     }
+
+
+class StratifiedKaplanMeier:
+    """One arm's weighted Kaplan-Meier risk and RMST by the horizon within each stratum, from
+    per-row cells: a row exits at its time (or, followed past the horizon, after it) and dies
+    there if it had the event. Strata are laid out side by side, padded to the longest; the
+    curves of B weight vectors come from B rows of cell sums (``resampling.ClusterSums``)."""
+
+    def __init__(
+        self,
+        duration: np.ndarray,
+        event: np.ndarray,
+        stratum: np.ndarray,
+        n_strata: int,
+        horizon: float,
+    ) -> None:
+        """``stratum``: each row's stratum in 0..n_strata-1, or -1 (not in this arm)."""
+        d, e = np.asarray(duration, dtype=float), np.asarray(event, dtype=bool)
+        inside = (stratum >= 0) & (d <= horizon)
+        s, t = stratum[inside], d[inside]
+        order = np.lexsort((t, s))
+        s_sorted, t_sorted = s[order], t[order]
+        new = np.ones(len(s_sorted), dtype=bool)
+        new[1:] = (s_sorted[1:] != s_sorted[:-1]) | (t_sorted[1:] != t_sorted[:-1])
+        pair = np.cumsum(new) - 1  # distinct (stratum, time) of each sorted row
+        pair_stratum, pair_time = s_sorted[new], t_sorted[new]
+        first = np.searchsorted(pair_stratum, np.arange(n_strata))
+        rank = np.arange(len(pair_stratum)) - first[pair_stratum]
+        counts = np.bincount(pair_stratum, minlength=n_strata)
+        self.width = int(counts.max(initial=0)) + 1  # the times, then "past the horizon"
+        self.n_strata, self.horizon = n_strata, float(horizon)
+        # cell of every row: its time's, or the stratum's last ("past the horizon")
+        self.exit_cell = np.where(stratum >= 0, stratum * self.width + self.width - 1, -1)
+        rows = np.flatnonzero(inside)[order]
+        self.exit_cell[rows] = pair_stratum[pair] * self.width + rank[pair]
+        self.death_cell = np.where(inside & e, self.exit_cell, -1)
+        times = np.full((n_strata, self.width), np.nan)
+        times[pair_stratum, rank] = pair_time
+        self.first_time = np.where(counts > 0, times[:, 0], self.horizon)
+        following = np.where(np.isnan(times[:, 1:]), self.horizon, times[:, 1:])
+        steps = np.column_stack([following, np.full(n_strata, self.horizon)]) - times
+        self.steps = np.nan_to_num(steps)  # padding and "past the horizon": no width
+        self.times = times
+
+    @property
+    def n_cells(self) -> int:
+        return self.n_strata * self.width
+
+    def survival(self, exits: np.ndarray, deaths: np.ndarray) -> np.ndarray:
+        """S just after each cell's time, (B, strata, width), from cell sums (B, n_cells)."""
+        b = exits.shape[0]
+        exits = np.asarray(exits, dtype=float).reshape(b, self.n_strata, self.width)
+        deaths = np.asarray(deaths, dtype=float).reshape(b, self.n_strata, self.width)
+        at_risk = np.cumsum(exits[:, :, ::-1], axis=2)[:, :, ::-1]
+        hazard = np.divide(deaths, at_risk, out=np.zeros_like(deaths), where=at_risk > 0)
+        with np.errstate(divide="ignore"):
+            return np.exp(np.cumsum(np.log1p(-hazard), axis=2))
+
+    def risk_rmst(self, exits: np.ndarray, deaths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Risk 1 - S(horizon) and RMST to the horizon per stratum: two (B, strata) arrays."""
+        surv = self.survival(exits, deaths)
+        return 1.0 - surv[:, :, -1], self.first_time + (surv * self.steps).sum(axis=2)
+
+    def curve(self, exits: np.ndarray, deaths: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        """S at the points of ``grid`` per stratum, (B, strata, len(grid))."""
+        surv = self.survival(exits, deaths)
+        out = np.ones((surv.shape[0], self.n_strata, len(grid)))
+        for s in range(self.n_strata):  # one pass per stratum
+            valid = self.times[s][~np.isnan(self.times[s])]
+            at = np.searchsorted(valid, grid, side="right") - 1
+            out[:, s, :] = np.where(at >= 0, surv[:, s, np.maximum(at, 0)], 1.0)
+        return out
+
+
+class SurvivalContrast:
+    """The treated's and the controls' Kaplan-Meier risk and RMST by the horizon, computed per
+    stratum (the trial of stacked trials) and averaged with the strata's shares of the target
+    rows' weight (the treated for the ATT, everybody for the ATE). One pooled curve over
+    stacked trials would mix them differently at each follow-up time, since later trials are
+    censored sooner (dependent censoring).
+
+    ``cells(weights)`` is the sparse (rows, K) matrix of what each row adds to the sums these
+    come from (each arm's exits and deaths, the target's weight per stratum); ``statistics``
+    and ``curves`` turn (B, K) arrays of such sums into results, one per row."""
+
+    def __init__(self, duration, event, strata, treat, ctrl, target, horizon: float) -> None:
+        strata = np.zeros(len(duration), dtype=np.intp) if strata is None else strata
+        kept, position = np.unique(strata[target], return_inverse=True)
+        of_row = np.full(int(strata.max()) + 1, -1)
+        of_row[kept] = np.arange(len(kept))
+        of_row = of_row[strata]
+        self.arms = [
+            StratifiedKaplanMeier(duration, event, np.where(rows, of_row, -1), len(kept), horizon)
+            for rows in (treat, ctrl)
+        ]
+        target_cell = np.full(len(duration), -1)
+        target_cell[target] = position
+        columns = [c for km in self.arms for c in (km.exit_cell, km.death_cell)] + [target_cell]
+        sizes = [km.n_cells for km in self.arms for _ in range(2)] + [len(kept)]
+        self.offsets = np.cumsum([0, *sizes])
+        self.columns = [
+            np.where(c >= 0, c + o, -1) for c, o in zip(columns, self.offsets, strict=False)
+        ]
+
+    def cells(self, weights: np.ndarray) -> sparse.csr_matrix:
+        rows = np.concatenate([np.flatnonzero(c >= 0) for c in self.columns])
+        cols = np.concatenate([c[c >= 0] for c in self.columns])
+        shape = (len(weights), int(self.offsets[-1]))
+        return sparse.csr_matrix((weights[rows], (rows, cols)), shape=shape)
+
+    def _blocks(self, sums: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+        o = self.offsets
+        arms = [
+            (sums[:, o[2 * i] : o[2 * i + 1]], sums[:, o[2 * i + 1] : o[2 * i + 2]]) for i in (0, 1)
+        ]
+        mass = sums[:, o[4] : o[5]]
+        return arms, mass / mass.sum(axis=1, keepdims=True)
+
+    def statistics(self, sums: np.ndarray) -> dict[str, np.ndarray]:
+        """``risk_treated``, ``risk_control``, ``rmst_treated``, ``rmst_control``: (B,) each."""
+        arms, share = self._blocks(sums)
+        out = {}
+        for km, (exits, deaths), arm in zip(self.arms, arms, ("treated", "control"), strict=True):
+            risk, rmst = km.risk_rmst(exits, deaths)
+            out[f"risk_{arm}"] = (share * risk).sum(axis=1)
+            out[f"rmst_{arm}"] = (share * rmst).sum(axis=1)
+        return out
+
+    def curves(self, sums: np.ndarray, grid: np.ndarray) -> dict[str, np.ndarray]:
+        """Each arm's standardised survival at the points of ``grid``: (B, len(grid))."""
+        arms, share = self._blocks(sums)
+        return {
+            arm: (share[:, :, None] * km.curve(exits, deaths, grid)).sum(axis=1)
+            for km, (exits, deaths), arm in zip(
+                self.arms, arms, ("treated", "control"), strict=True
+            )
+        }

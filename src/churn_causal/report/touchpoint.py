@@ -68,26 +68,18 @@ class TouchpointAnalysis:
             ratio=self.ratio,
             replace=self.replace,
         )
-        result = estimator.fit(self.cohort_)
+        prepared = estimator.prepare(self.cohort_)  # once, for every estimate below
+        result = estimator.fit(prepared)
         result.design = self.design.to_dict()
         self.result_: dict[str, Any] = result.to_dict()
         # Lifecycle phase: the primary (matched) estimate within onboarding and adoption trials.
-        by_phase = cohort_estimator(
-            data.touchpoints,
-            self.design.horizon_days,
-            methods=("naive", "match"),
-            n_boot=self.n_boot,
-            seed=self.seed,
-            ratio=self.ratio,
-            replace=self.replace,
-        )
-        self.phase_: dict[str, Any] = by_phase.fit_by(self.cohort_, "phase")
+        self.phase_: dict[str, Any] = estimator.levels("phase", methods=("naive", "match"))
         self.dynamics_: dict[str, Any] | None = None
         if self.dynamics:
             try:
                 self.dynamics_ = (
                     TouchpointDynamics(self.touchpoint, self.design, self.n_boot, self.seed)
-                    .fit(data, self.cohort_)
+                    .fit(data, self.cohort_, prepared)
                     .to_dict()
                 )
             except ValueError as exc:  # e.g. too little history: the rest of the report stands
