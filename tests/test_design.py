@@ -194,3 +194,25 @@ def test_cohort_reproduces_the_simulator_truth_without_censoring():
         assert treated.sum() == truth["n_treated"] + truth["in_window"]["saved_in_window"]
         risk = c.groupby("treated")["churned_by_horizon"].mean()
         assert risk[True] - risk[False] == pytest.approx(truth["naive_risk_difference"], abs=1e-12)
+
+
+def test_risk_set_sampling_keeps_the_treated_and_weights_the_sampled(world_data):
+    """Every treated row stays; each trial keeps about ``per_treated`` untreated rows for each
+    treated one, weighted so that they stand for all: per trial, the weights of the kept
+    untreated rows add up to the untreated count within a few of their own SDs."""
+    from churn_causal.design.sampling import SAMPLING_WEIGHT, sample_controls
+
+    cohort = build_cohort(world_data, "cs_touch", TrialDesign.weekly())
+    sampled = sample_controls(cohort, 10, seed=3)
+    assert sampled["treated"].sum() == cohort["treated"].sum()
+    assert (sampled.loc[sampled["treated"], SAMPLING_WEIGHT] == 1).all()
+    full = cohort.groupby("trial")["treated"].agg(["sum", "count"])
+    kept = sampled[~sampled["treated"]].groupby("trial")[SAMPLING_WEIGHT].agg(["size", "sum"])
+    untreated = full["count"] - full["sum"]
+    q = np.minimum(1, 10 * full["sum"] / untreated)
+    sd = np.sqrt(untreated * q * (1 - q)) / q  # of the weights' sum, binomial
+    assert ((kept["sum"] - untreated).abs() <= 4 * sd + 1e-9).all()
+    assert abs(kept["size"].sum() / full["sum"].sum() - 10) < 0.5  # about ten per treated
+    assert sampled.attrs["sampling"]["untreated_rows"] == int((~cohort["treated"]).sum())
+    again = sample_controls(cohort, 10, seed=3)
+    assert again.equals(sampled)  # the same seed keeps the same rows

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from churn_causal.data.problems import DataError
+from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.trials import PERIOD_DAYS, TrialDesign, resolve_design
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
@@ -141,6 +142,8 @@ def _report(args: argparse.Namespace) -> int:
         cfg.match_ratio = args.ratio
     if args.without_replacement:
         cfg.match_replace = False
+    if args.controls_per_treated is not None:
+        cfg.controls_per_treated = args.controls_per_treated
     if args.touchpoints:
         cfg.touchpoints = args.touchpoints.split(",")
     cfg.design_overrides = _design_overrides(args)
@@ -194,6 +197,7 @@ def _estimate(args: argparse.Namespace) -> int:
             estimator = EffectEstimator(**_table_spec(args), by=args.by, **options)
         else:
             from churn_causal.design.cohort import build_cohort
+            from churn_causal.design.sampling import sample_controls
 
             if not args.touchpoint:
                 raise BadInput("with --data, give --touchpoint NAME")
@@ -201,6 +205,8 @@ def _estimate(args: argparse.Namespace) -> int:
             design = _design(args, args.touchpoint)
             origin = f"the cohort of {args.touchpoint} ({design.describe()})"
             df = build_cohort(data, args.touchpoint, design)
+            if args.controls_per_treated and args.estimand == "ATT":  # the ATE needs them all
+                df = sample_controls(df, args.controls_per_treated, args.seed)
             estimator = cohort_estimator(
                 data.touchpoints, design.horizon_days, by=args.by or "tier", **options
             )
@@ -368,6 +374,16 @@ def _data_options(p: argparse.ArgumentParser, flag: str = "--data") -> None:
     )
 
 
+def _sampling_option(p: argparse.ArgumentParser, default: float | None) -> None:
+    p.add_argument(
+        "--controls-per-treated",
+        type=float,
+        default=default,
+        help="risk-set sampling: untreated customer-trials kept per treated one in each trial, "
+        f"weighted (default {CONTROLS_PER_TREATED:g}; 0 keeps all)",
+    )
+
+
 def _matching_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ratio", type=int, help="controls matched to each treated row (1:k; default 1)"
@@ -438,6 +454,7 @@ def parser() -> argparse.ArgumentParser:
         help="add DoWhy's cross-check and refuters (placebo, random cause, subsets)",
     )
     _matching_options(e)
+    _sampling_option(e, CONTROLS_PER_TREATED)
     e.add_argument("--figures", help="folder to write the result's figures to (PNG)")
     cs = e.add_argument_group("CS data (a cohort of target trials)")
     _data_options(cs)
@@ -503,6 +520,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, help="notebooks at once (default: one per core)")
     r.add_argument("--run-id", help="default: the UTC time")
     _matching_options(r)
+    _sampling_option(r, None)
     _design_options(r)
     r.set_defaults(func=_report)
     return p

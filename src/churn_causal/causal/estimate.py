@@ -153,6 +153,7 @@ class _Data:
     n_numeric: int = 0  # the first columns of x are the numeric covariates
     by_horizon: tuple[np.ndarray, np.ndarray] | None = None  # event by the horizon, IPC weights
     exact: np.ndarray | None = None  # one code per combination of the exact columns
+    base: np.ndarray | None = None  # row weights (sampling weights), ones without
 
     def subset(self, rows: np.ndarray) -> _Data:
         """The same inputs for the rows of the boolean mask ``rows``."""
@@ -173,6 +174,7 @@ class _Data:
             n_numeric=self.n_numeric,
             by_horizon=None if self.by_horizon is None else tuple(v[rows] for v in self.by_horizon),
             exact=part(self.exact),
+            base=part(self.base),
         )
 
 
@@ -194,6 +196,7 @@ class _Fitted:
     prepared: Prepared
     logit: np.ndarray
     outcome_type: str
+    outcome_models: tuple[np.ndarray, np.ndarray] | None = None  # DR's predictions, treated/not
 
     @property
     def p(self) -> np.ndarray:
@@ -213,6 +216,9 @@ class EffectEstimator:
     curves and censoring weights are computed before they are averaged. ``propensity`` is
     "linear" (logistic regression on the encoded covariates) or "spline" (plus cubic B-spline
     terms of the numeric ones). ``outcome_label`` names the outcome in the verdict's words.
+    ``weight`` names a column of row weights that every method carries (the sampling weights
+    of a cohort whose untreated rows were sampled, ``design.sampling``): a row stands for that
+    many rows of the table it was drawn from.
 
     An impossible analysis (a column that is absent or empty, a horizon past the follow-up, an
     outcome without contrast, fewer than ``min_arm_rows`` treated or untreated rows) raises
@@ -244,6 +250,7 @@ class EffectEstimator:
         seed: int = 0,
         min_arm_rows: int = MIN_ARM_ROWS,
         outcome_label: str | None = None,
+        weight: str | None = None,
     ) -> None:
         if (outcome is None) == (duration is None):
             raise ValueError("give either outcome= or duration= (with event= and horizon=)")
@@ -268,6 +275,7 @@ class EffectEstimator:
         self.refute, self.km_strata, self.propensity = refute, km_strata, propensity
         self.ratio, self.replace, self.min_arm_rows = int(ratio), bool(replace), min_arm_rows
         self.outcome_label = outcome_label or outcome or event
+        self.weight = weight
 
     # ----------------------------------------------------------------------- preparation
     @property
@@ -285,6 +293,7 @@ class EffectEstimator:
             self.km_strata,
             tuple(self.exact),
             self.missing,
+            self.weight,
         )
 
     def prepare(self, df: pd.DataFrame | Prepared) -> Prepared:
@@ -326,6 +335,7 @@ class EffectEstimator:
             shown_names=list(shown.columns),
             n_numeric=n_numeric,
             exact=self._strata(df),
+            base=df[self.weight].to_numpy(dtype=float) if self.weight else np.ones(len(df)),
         )
         if self.km_strata:
             data.strata = pd.factorize(df[self.km_strata])[0]
@@ -334,13 +344,15 @@ class EffectEstimator:
         else:
             data.duration = df[self.duration].to_numpy(dtype=float)
             data.event = df[self.event].to_numpy().astype(bool)
-            data.by_horizon = _ipcw_outcome(data.duration, data.event, self.horizon, data.strata)
+            data.by_horizon = _ipcw_outcome(
+                data.duration, data.event, self.horizon, data.strata, data.base
+            )
         return data, df
 
     def _check_columns(self, df: pd.DataFrame) -> None:
         """Every column of the analysis is in the table and has values."""
         needed = [self.treatment, *self._outcome_columns, *self.covariates, *self.exact]
-        needed += [c for c in (self.cluster, self.km_strata) if c]
+        needed += [c for c in (self.cluster, self.km_strata, self.weight) if c]
         needed = list(dict.fromkeys(needed))
         problems = [
             _problem(
@@ -385,6 +397,19 @@ class EffectEstimator:
                         f"{what} values are not 0/1 or true/false",
                         f"Code the {what} as {codes}.",
                         *flagged(bad, df[column]),
+                    )
+                )
+        if self.weight:
+            w = pd.to_numeric(df[self.weight], errors="coerce")
+            bad = ~(w > 0)
+            if bad.any():
+                problems.append(
+                    _problem(
+                        "bad_value",
+                        self.weight,
+                        "weights are not positive numbers",
+                        "Every row needs a weight above 0.",
+                        *flagged(bad, df[self.weight]),
                     )
                 )
         number = self.outcome or self.duration
@@ -528,7 +553,11 @@ class EffectEstimator:
             else ("binary" if np.isin(data.y, [0, 1]).all() else "continuous")
         )
         self.fitted_ = _Fitted(prepared, self._propensity(data), outcome_type)
-        methods, diagnostics, curves, chosen = self._estimate(data, self.fitted_.logit, notes)
+        if "dr" in self.methods:  # fitted once: they serve every level too
+            self.fitted_.outcome_models = self._outcome_models(data, notes)
+        methods, diagnostics, curves, chosen = self._estimate(
+            data, self.fitted_.logit, notes, outcome_models=self.fitted_.outcome_models
+        )
         for message in notes:
             warnings.warn(message, EstimationWarning, stacklevel=2)
         df = prepared.df
@@ -557,8 +586,10 @@ class EffectEstimator:
         logit: np.ndarray,
         notes: list[str],
         methods: tuple[str, ...] | None = None,
+        outcome_models: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[dict, dict, dict, tuple]:
-        """Every method's estimate on ``data`` with the propensity ``logit``: the methods, the
+        """Every method's estimate on ``data`` with the propensity ``logit`` (and for DR the
+        ``outcome_models``' predictions, fitted here if not given): the methods, the
         diagnostics, the survival curves and the methods that could be run."""
         outcome_type = self.fitted_.outcome_type
         p = 1.0 / (1.0 + np.exp(-logit))
@@ -579,7 +610,8 @@ class EffectEstimator:
         for method in chosen:
             weights, sets = self._weights(method, data, logit, p, diagnostics)
             if method == "dr":
-                results[method] = self._aipw(data, p, outcome_type, notes)
+                models = outcome_models or self._outcome_models(data, notes)
+                results[method] = self._aipw(data, p, outcome_type, models)
             elif method == "match":
                 results[method] = self._matched_contrast(data, sets, logit, outcome_type)
                 diagnostics["matching"]["variance"] = self._match_variance(outcome_type)
@@ -597,7 +629,7 @@ class EffectEstimator:
             **{m: list(map(float, v)) for m, v in balance.items()},
         }
         if outcome_type == "continuous":  # the E-value's standardised difference needs it
-            sd = _pooled_sd(data.y, data.t)
+            sd = _pooled_sd(data.y, data.t, data.base)
             for scales in results.values():
                 scales["mean_difference"]["outcome_sd"] = sd
         primary = primary_method(results, self.estimand)
@@ -625,7 +657,12 @@ class EffectEstimator:
             try:
                 self._check_values(df[rows])
                 part = data.subset(rows)
-                results, diagnostics, _, _ = self._estimate(part, fitted.logit[rows], [], methods)
+                models = fitted.outcome_models
+                if models is not None:
+                    models = (models[0][rows], models[1][rows])
+                results, diagnostics, _, _ = self._estimate(
+                    part, fitted.logit[rows], [], methods, models
+                )
             except ValueError as exc:  # e.g. no treated in this level
                 out[str(level)] = {"error": str(exc)}
                 continue
@@ -646,17 +683,14 @@ class EffectEstimator:
         """EconML's conditional effect per level of ``by``, beside the stratified estimates."""
         from churn_causal.causal.heterogeneity import cate_by_level
 
-        if outcome_type == "time_to_event":
-            y, c = data.by_horizon
-        else:
-            y, c = data.y, np.ones(len(data.t))
+        y, c = self._event(data)
         known = c > 0
         return cate_by_level(
             df[self.by][known],
             data.x[known],
             data.t[known],
             y[known],
-            c[known],
+            (c * data.base)[known],
             binary=outcome_type != "continuous",
             seed=self.seed,
         )
@@ -683,6 +717,7 @@ class EffectEstimator:
             seed=self.seed,
             se=iptw[primary_scale(iptw)]["se"],
             risk=outcome_type != "continuous",
+            weights=self.weight,
         )
 
     def fit_by(self, df: pd.DataFrame | Prepared, column: str | None = None) -> dict:
@@ -699,26 +734,27 @@ class EffectEstimator:
         x = data.x
         if self.propensity == "spline":
             x = np.hstack([x, spline_basis(x[:, : data.n_numeric])])
-        return fit_logit(x, data.t)
+        return fit_logit(x, data.t, None if self.weight is None else data.base)
 
     def _overlap(self, data: _Data, logit: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         lo, hi = logit[~data.t].min(), logit[~data.t].max()
         inside = (logit[data.t] >= lo) & (logit[data.t] <= hi)
+        b, edges = data.base, np.linspace(0, 1, 41)
         return {
-            "propensity_auc": float(roc_auc_score(data.t, p)),
-            **_balance(data.x, data.t, np.ones(len(data.t)), "{}_before"),
+            "propensity_auc": float(roc_auc_score(data.t, p, sample_weight=b)),
+            **_balance(data.x, data.t, b, "{}_before"),
             "overlap": {
-                "share_treated_in_common_support": float(inside.mean()),
-                "propensity_quantiles_treated": _quantiles(p[data.t]),
-                "propensity_quantiles_control": _quantiles(p[~data.t]),
+                "share_treated_in_common_support": float(np.average(inside, weights=b[data.t])),
+                "propensity_quantiles_treated": _quantiles(p[data.t], b[data.t]),
+                "propensity_quantiles_control": _quantiles(p[~data.t], b[~data.t]),
                 "histogram": {
-                    "edges": np.linspace(0, 1, 41).tolist(),
-                    "treated": np.histogram(p[data.t], np.linspace(0, 1, 41), density=True)[
-                        0
-                    ].tolist(),
-                    "control": np.histogram(p[~data.t], np.linspace(0, 1, 41), density=True)[
-                        0
-                    ].tolist(),
+                    "edges": edges.tolist(),
+                    **{
+                        group: np.histogram(p[rows], edges, weights=b[rows], density=True)[
+                            0
+                        ].tolist()
+                        for group, rows in (("treated", data.t), ("control", ~data.t))
+                    },
                 },
             },
         }
@@ -728,11 +764,11 @@ class EffectEstimator:
         for matching its matched sets (None for the other methods)."""
         t = data.t
         if method in ("naive", "dr"):
-            return np.ones(len(t)), None
+            return data.base.copy(), None
         if method == "match":
             if self.estimand != "ATT":
                 raise ValueError("match estimates the ATT; use iptw or dr for the ATE")
-            sets = MatchedSets(*self._pairs(data, logit), len(t))
+            sets = MatchedSets(*self._pairs(data, logit), len(t), data.base)
             w = sets.weights
             diagnostics["matched_fraction"] = float((sets.per_treated[t] > 0).mean())
             diagnostics.update(_balance(data.x, t, w, "match_{}"))
@@ -747,9 +783,9 @@ class EffectEstimator:
             }
             return w, sets
         if self.estimand == "ATT":
-            w = np.where(t, 1.0, p / (1 - p))
+            w = np.where(t, 1.0, p / (1 - p)) * data.base
         else:
-            w = np.where(t, 1 / p, 1 / (1 - p))
+            w = np.where(t, 1 / p, 1 / (1 - p)) * data.base
         if self.trim:
             cap = np.quantile(w, 1 - self.trim)
             w = np.minimum(w, cap)
@@ -899,23 +935,23 @@ class EffectEstimator:
             "se_scale": "log hazard ratio",
         }
 
-    def _aipw(
-        self, data: _Data, p: np.ndarray, outcome_type: str, notes: list[str]
-    ) -> dict[str, dict[str, float]]:
-        """Augmented IPW with a cluster-robust influence-function standard error."""
-        t = data.t
-        if outcome_type == "time_to_event":
-            y, c = data.by_horizon
-            scale = "risk_difference"
-        else:
-            y, c = data.y, np.ones(len(t))
-            scale = "risk_difference" if outcome_type == "binary" else "mean_difference"
+    def _event(self, data: _Data) -> tuple[np.ndarray, np.ndarray]:
+        """The outcome DR and CATE model, and each row's weight in it: the event by the
+        horizon with its censoring weight (0 where unknown), or the outcome itself."""
+        if self.duration:
+            return data.by_horizon
+        return data.y, np.ones(len(data.t))
+
+    def _outcome_models(self, data: _Data, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """DR's outcome models: each arm's expected outcome for every row (treated, untreated),
+        logistic for a risk (a constant where an arm has one outcome) or linear."""
+        t, (y, c), b = data.t, self._event(data), data.base
         known = c > 0
         m = {}
         for arm in (True, False):
             part = known & (t == arm)
-            if outcome_type == "continuous":
-                model = LinearRegression().fit(data.x[part], y[part], sample_weight=c[part])
+            if self.fitted_.outcome_type == "continuous":
+                model = LinearRegression().fit(data.x[part], y[part], sample_weight=(c * b)[part])
                 m[arm] = model.predict(data.x)
             elif len(np.unique(y[part])) < 2:  # a logistic model needs both outcomes
                 m[arm] = np.full(len(t), float(y[part][0]))
@@ -926,17 +962,30 @@ class EffectEstimator:
                 )
             else:
                 model = LogisticRegression(C=1e4, max_iter=5000)
-                model.fit(data.x[part], y[part].astype(int), sample_weight=c[part])
+                model.fit(data.x[part], y[part].astype(int), sample_weight=(c * b)[part])
                 m[arm] = model.predict_proba(data.x)[:, 1]
+        return m[True], m[False]
+
+    def _aipw(
+        self, data: _Data, p: np.ndarray, outcome_type: str, models: tuple
+    ) -> dict[str, dict[str, float]]:
+        """Augmented IPW with a cluster-robust influence-function standard error."""
+        t, (y, c), b = data.t, self._event(data), data.base
+        scale = "mean_difference" if outcome_type == "continuous" else "risk_difference"
+        known = c > 0
+        m = {True: models[0], False: models[1]}
         y0 = np.where(known, y, 0.0)
+        # Every row counts b times (its sampling weight): means below are b-weighted, and the
+        # influence function of a row is b times its term.
+        scale_b = b / b.mean()
         if self.estimand == "ATT":
-            share = t.mean()
+            share = np.average(t, weights=b)
             odds = p / (1 - p)
             psi = (t * c * (y0 - m[False]) - (~t) * odds * c * (y0 - m[False])) / share
-            # tau solves mean(psi - t * tau / share) = 0
-            tau = psi.mean()
-            phi = psi - t * tau / share
-            control = (t * c * y0).sum() / (t * c).sum() - tau  # treated risk minus effect
+            # tau solves mean(b (psi - t * tau / share)) = 0
+            tau = np.average(psi, weights=b)
+            phi = scale_b * (psi - t * tau / share)
+            control = (b * t * c * y0).sum() / (b * t * c).sum() - tau  # treated risk - effect
         else:
             psi = (
                 m[True]
@@ -944,9 +993,9 @@ class EffectEstimator:
                 + t * c * (y0 - m[True]) / p
                 - (~t) * c * (y0 - m[False]) / (1 - p)
             )
-            tau = psi.mean()
-            phi = psi - tau
-            control = (m[False] + (~t) * c * (y0 - m[False]) / (1 - p)).mean()
+            tau = np.average(psi, weights=b)
+            phi = scale_b * (psi - tau)
+            control = np.average(m[False] + (~t) * c * (y0 - m[False]) / (1 - p), weights=b)
         se = _cluster_se(phi, data.cluster)
         out = {
             "estimate": float(tau),
@@ -961,26 +1010,35 @@ class EffectEstimator:
 
 
 # ---------------------------------------------------------------------------- helpers
-def _ipcw_outcome(duration, event, horizon, strata=None) -> tuple[np.ndarray, np.ndarray]:
+def _ipcw_outcome(
+    duration, event, horizon, strata=None, weights=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Churned by the horizon, and inverse-probability-of-censoring weights (0 where the
-    status at the horizon is unknown), with censoring survival from Kaplan-Meier (within each
-    stratum, when given: censoring depends on the trial in stacked trials)."""
+    status at the horizon is unknown), with censoring survival from the (``weights``-weighted)
+    Kaplan-Meier (within each stratum, when given: censoring depends on the trial in stacked
+    trials)."""
+    weights = np.ones(len(duration)) if weights is None else weights
     if strata is not None:
         y, c = np.zeros(len(duration)), np.zeros(len(duration))
         for s in np.unique(strata):
             rows = strata == s
-            y[rows], c[rows] = _ipcw_outcome(duration[rows], event[rows], horizon)
+            y[rows], c[rows] = _ipcw_outcome(
+                duration[rows], event[rows], horizon, weights=weights[rows]
+            )
         return y, c
     known = (event & (duration <= horizon)) | (duration >= horizon)
     y = (event & (duration <= horizon)).astype(float)
     at = np.minimum(duration, horizon)
     # Censoring "events" are the censored rows; evaluate G just before each row's time.
     order = np.argsort(duration, kind="stable")
-    d, cens = duration[order], ~event[order]
+    d, cens, w = duration[order], ~event[order], weights[order]
     times = np.unique(d[cens])
-    n_at = len(d) - np.searchsorted(d, times, side="left")
-    n_cens = np.searchsorted(d[cens], times, side="right") - np.searchsorted(
-        d[cens], times, side="left"
+    after = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])  # weight at or after each row
+    n_at = after[np.searchsorted(d, times, side="left")]
+    cens_w = np.concatenate([[0.0], np.cumsum(w * cens)])
+    n_cens = (
+        cens_w[np.searchsorted(d, times, side="right")]
+        - cens_w[np.searchsorted(d, times, side="left")]
     )
     g = np.cumprod(1 - n_cens / n_at)
     idx = np.searchsorted(times, at, side="left") - 1  # strictly before the row's time
@@ -1040,10 +1098,10 @@ def _smd(x: np.ndarray, t: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.divide(diff, pooled, out=np.zeros_like(diff), where=_varied(x) & (pooled > 0))
 
 
-def _pooled_sd(y: np.ndarray, t: np.ndarray) -> float:
-    """The outcome's standard deviation within the arms, pooled."""
-    ss = ((y[t] - y[t].mean()) ** 2).sum() + ((y[~t] - y[~t].mean()) ** 2).sum()
-    return float(np.sqrt(ss / max(len(y) - 2, 1)))
+def _pooled_sd(y: np.ndarray, t: np.ndarray, w: np.ndarray) -> float:
+    """The outcome's standard deviation within the arms, pooled (rows weighted by ``w``)."""
+    ss = sum((w[arm] * (y[arm] - np.average(y[arm], weights=w[arm])) ** 2).sum() for arm in (t, ~t))
+    return float(np.sqrt(ss / max(w.sum() - 2, 1)))
 
 
 def _problem(code, column, message, hint, count=0, examples=None) -> Problem:
@@ -1055,6 +1113,11 @@ def _ess(w: np.ndarray) -> float:
     return float(w.sum() ** 2 / (w**2).sum())
 
 
-def _quantiles(p: np.ndarray) -> dict[str, float]:
-    q = np.quantile(p, [0.01, 0.25, 0.5, 0.75, 0.99])
+def _quantiles(p: np.ndarray, w: np.ndarray) -> dict[str, float]:
+    levels = [0.01, 0.25, 0.5, 0.75, 0.99]
+    q = (
+        np.quantile(p, levels)
+        if np.all(w == w[0])
+        else np.quantile(p, levels, weights=w, method="inverted_cdf")
+    )
     return dict(zip(["p01", "p25", "p50", "p75", "p99"], map(float, q), strict=True))

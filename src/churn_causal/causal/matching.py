@@ -133,11 +133,17 @@ class MatchedSets:
     ``reuse_variance`` adds it (Abadie & Imbens 2006).
     """
 
-    def __init__(self, treated: np.ndarray, control: np.ndarray, n: int) -> None:
+    def __init__(
+        self, treated: np.ndarray, control: np.ndarray, n: int, base: np.ndarray | None = None
+    ) -> None:
+        """Pairs (treated row, control row) among ``n`` rows; ``base``: the rows' own weights
+        (sampling weights; 1 each without), which a treated row passes on to its controls."""
         self.treated, self.control, self.n = treated, control, n
+        base = np.ones(n) if base is None else base
         per_treated = np.bincount(treated, minlength=n)
-        self.share = 1.0 / per_treated[treated]  # each pair's weight, 1/k of its treated row
-        self.weights = (per_treated > 0).astype(float)
+        # each pair's weight: 1/k of its treated row's
+        self.share = base[treated] / per_treated[treated]
+        self.weights = np.where(per_treated > 0, base, 0.0)
         self.weights += np.bincount(control, weights=self.share, minlength=n)
         self.matched_treated = np.flatnonzero(per_treated > 0)
         self.per_treated = per_treated

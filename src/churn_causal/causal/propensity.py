@@ -8,10 +8,13 @@ from sklearn.linear_model import LogisticRegression
 LOGIT_CLIP = 12.0
 
 
-def fit_logit(x: np.ndarray, treated: np.ndarray) -> np.ndarray:
+def fit_logit(
+    x: np.ndarray, treated: np.ndarray, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
     """Logit of P(treated | x) from an (all but) unpenalised logistic regression, clipped so
-    that propensities stay between about 6e-6 and 1 - 6e-6."""
-    model = LogisticRegression(C=1e4, max_iter=5000).fit(x, treated)
+    that propensities stay between about 6e-6 and 1 - 6e-6; rows weighted by
+    ``sample_weight`` (sampling weights) when given."""
+    model = LogisticRegression(C=1e4, max_iter=5000).fit(x, treated, sample_weight=sample_weight)
     return np.clip(model.decision_function(x), -LOGIT_CLIP, LOGIT_CLIP)
 
 
@@ -22,13 +25,22 @@ def spline_basis(x: np.ndarray, n_knots: int = 5) -> np.ndarray:
     in health only once it is a fall (a hinge), or that steps at a phase boundary, is not
     linear in the covariates, and a linear logit then leaves that confounding in the weights.
     """
-    varied = [j for j in range(x.shape[1]) if len(np.unique(x[:, j])) > n_knots]
+    varied = [j for j in range(x.shape[1]) if _distinct_above(x[:, j], n_knots)]
     if not varied:
         return np.empty((len(x), 0))
-    basis = cubic_bsplines(x[:, varied], n_knots)
-    sd = basis.std(axis=0)
-    keep = sd > 0
-    return (basis[:, keep] - basis[:, keep].mean(axis=0)) / sd[keep]
+    terms = cubic_bsplines(x[:, varied], n_knots).T  # one contiguous row per term
+    sd = terms.std(axis=1)
+    terms = terms[sd > 0]
+    terms -= terms.mean(axis=1, keepdims=True)
+    terms /= sd[sd > 0][:, None]
+    return terms.T
+
+
+def _distinct_above(column: np.ndarray, k: int) -> bool:
+    """Whether ``column`` holds more than ``k`` distinct values (its first rows usually
+    tell, which spares sorting the whole column)."""
+    head = np.ascontiguousarray(column[:4096])
+    return len(np.unique(head)) > k or len(np.unique(np.ascontiguousarray(column))) > k
 
 
 def cubic_bsplines(x: np.ndarray, n_knots: int) -> np.ndarray:
@@ -42,7 +54,7 @@ def cubic_bsplines(x: np.ndarray, n_knots: int) -> np.ndarray:
     each column is left out (``include_bias=False``)."""
     n, m = x.shape
     per_column = n_knots + 1
-    out = np.zeros((n, m * per_column))
+    out = np.zeros((m * per_column, n))  # term by term: each term's values contiguous
     lo, hi = x.min(axis=0), x.max(axis=0)
     rows = np.arange(n)
     for c in range(m):  # one pass per column, vectorised over rows
@@ -54,5 +66,5 @@ def cubic_bsplines(x: np.ndarray, n_knots: int) -> np.ndarray:
             (g * g * g, 3 * f3 - 6 * f2 + 4, -3 * f3 + 3 * f2 + 3 * f + 1, f3)
         ):
             kept = j + k < per_column
-            out[rows[kept], c * per_column + j[kept] + k] = piece[kept] / 6
-    return out
+            out[c * per_column + j[kept] + k, rows[kept]] = piece[kept] / 6
+    return out.T

@@ -46,17 +46,23 @@ def dowhy_check(
     seed: int = 0,
     se: float | None = None,
     risk: bool = True,
+    weights: str | None = None,
 ) -> dict[str, Any]:
     """DoWhy's propensity-weighting estimate and the three refutations, as a JSON-able dict.
 
     ``se`` is the standard error of the estimate on all of ``df``; scaled to the sample, it
     sets how much the refuted estimates may move by chance. ``risk``: the outcome is binary,
-    so that a move of half a percentage point is never a failure."""
+    so that a move of half a percentage point is never a failure. ``weights`` names a column of
+    row weights (sampling weights): the sample is then drawn with those weights, so that DoWhy,
+    which takes none, sees the table the rows stand for."""
     from dowhy import CausalModel
 
     rows = df[df[outcome].notna()]
     noise = (se or 0.0) * np.sqrt(len(rows) / min(len(rows), sample))
-    if len(rows) > sample:
+    w = rows[weights].to_numpy() if weights else None
+    if w is not None and (w != w[0]).any():
+        rows = rows.sample(sample, replace=True, weights=rows[weights], random_state=seed)
+    elif len(rows) > sample:
         rows = rows.sample(sample, random_state=seed)
     x, names = _numeric(rows, covariates)
     data = x.assign(

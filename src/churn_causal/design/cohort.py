@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from churn_causal.data.contract import CSData
+from churn_causal.design.sampling import SAMPLING_WEIGHT
 from churn_causal.design.trials import MONTH_DAYS, PERIOD_DAYS, TrialDesign
 
 HEALTH_COLUMNS = ("score", "action", "utilization", "penetration")
@@ -87,8 +88,9 @@ def build_cohort(
     (tenure day of the first event in the window; NaN if untreated), the baseline
     covariates (``NUMERIC_COVARIATES``, ``CATEGORICAL_COVARIATES`` and ``prior_<touchpoint>``
     counts of each touchpoint before the window), ``duration_days`` (from time zero to churn or
-    censoring, at most the horizon), ``churned`` (churn observed within the horizon) and
-    ``churned_by_horizon`` (1/0, or NaN when censored before the horizon).
+    censoring, at most the horizon), ``churned`` (churn observed within the horizon),
+    ``churned_by_horizon`` (1/0, or NaN when censored before the horizon) and
+    ``sampling_weight`` (1: ``design.sampling`` sets it when untreated rows are sampled).
     """
     design = design or TrialDesign()
     cust = data.customers.reset_index(drop=True)
@@ -165,6 +167,7 @@ def build_cohort(
     out["churned_by_horizon"] = np.where(
         within, 1.0, np.where(follow >= design.horizon_days, 0.0, np.nan)
     )
+    out[SAMPLING_WEIGHT] = 1.0  # every row stands for itself until untreated rows are sampled
     out.attrs.update(
         touchpoint=touchpoint,
         design=design.to_dict(),

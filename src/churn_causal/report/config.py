@@ -12,7 +12,8 @@ design:                         # the trial design: unit (month|week), first, la
   horizon_days: 365             # horizon_days for every touchpoint, and per touchpoint:
   cs_touch: {unit: week}        # (the default: CS managers react to the week's health)
 analysis: {seed: 0, n_boot: 200, refute: true,
-           match_ratio: 1, match_replace: true}   # controls per treated, with replacement
+           match_ratio: 1, match_replace: true,   # controls per treated, with replacement
+           controls_per_treated: 10}              # untreated rows sampled per treated (0: all)
 business:
   currency: EUR
   gross_margin: 0.75            # of existing contracts
@@ -38,13 +39,21 @@ import yaml
 
 from churn_causal.data.contract import CONTRACT
 from churn_causal.data.readers import AUTO, check_encoding
+from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.trials import DESIGN_FIELDS, TrialDesign, resolve_design
 from churn_causal.value.money import Business
 
 SECTIONS = {
     "data": {"source", "touchpoints", "columns", "encoding"},
     "design": set(DESIGN_FIELDS),  # and per touchpoint, a mapping of the same fields
-    "analysis": {"seed", "n_boot", "refute", "match_ratio", "match_replace"},
+    "analysis": {
+        "seed",
+        "n_boot",
+        "refute",
+        "match_ratio",
+        "match_replace",
+        "controls_per_treated",
+    },
     "business": {"currency", "gross_margin", "arpa"},
     "output": {"dir", "history", "workers"},
 }
@@ -69,6 +78,7 @@ class RunConfig:
     refute: bool = True
     match_ratio: int = 1
     match_replace: bool = True
+    controls_per_treated: float = CONTROLS_PER_TREATED  # 0: keep every untreated row
     business: Business = field(default_factory=Business)
     out_dir: Path = Path("reports")
     history: Path | None = None  # default: <out_dir>/history.duckdb
@@ -108,6 +118,9 @@ class RunConfig:
                 refute=bool(analysis.get("refute", True)),
                 match_ratio=int(analysis.get("match_ratio", 1)),
                 match_replace=bool(analysis.get("match_replace", True)),
+                controls_per_treated=float(
+                    analysis.get("controls_per_treated", CONTROLS_PER_TREATED)
+                ),
                 business=business,
                 out_dir=Path(out.get("dir", "reports")),
                 history=Path(out["history"]) if out.get("history") else None,
@@ -116,10 +129,15 @@ class RunConfig:
             run.designs(["any", *[k for k, v in run.design.items() if isinstance(v, dict)]])
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{where}: {exc}") from exc
-        if run.n_boot < 20 or run.workers < 0 or run.match_ratio < 1:
+        if (
+            run.n_boot < 20
+            or run.workers < 0
+            or run.match_ratio < 1
+            or run.controls_per_treated < 0
+        ):
             raise ConfigError(
-                f"{where}: analysis.n_boot must be >= 20, analysis.match_ratio >= 1 and "
-                "output.workers >= 0"
+                f"{where}: analysis.n_boot must be >= 20, analysis.match_ratio >= 1, "
+                "analysis.controls_per_treated >= 0 and output.workers >= 0"
             )
         return run
 

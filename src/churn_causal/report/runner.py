@@ -245,6 +245,7 @@ def _plan(
         "n_boot": cfg.n_boot,
         "match_ratio": cfg.match_ratio,
         "match_replace": cfg.match_replace,
+        "controls_per_treated": cfg.controls_per_treated,
     }
     first = [NotebookRun("data-quality", "Data quality", QUALITY_NOTEBOOK, common)]
     # Longest first: weekly trials have 4.4x the rows of monthly ones.
@@ -329,6 +330,7 @@ def run_report(cfg: RunConfig, run_id: str | None = None) -> RunResult:
                 "refute": cfg.refute,
                 "match_ratio": cfg.match_ratio,
                 "match_replace": cfg.match_replace,
+                "controls_per_treated": cfg.controls_per_treated,
                 "business": asdict(cfg.business),
                 "workers": cfg.worker_count,
                 "data": source.name,

@@ -17,6 +17,7 @@ from churn_causal.causal.dynamics import TouchpointDynamics
 from churn_causal.data.contract import CSData
 from churn_causal.data.files import write_json
 from churn_causal.design.cohort import ONBOARDING_DAYS, build_cohort
+from churn_causal.design.sampling import CONTROLS_PER_TREATED, sample_controls
 from churn_causal.design.trials import TrialDesign, resolve_design
 from churn_causal.report.names import markdown
 from churn_causal.report.plots import NAMES
@@ -48,6 +49,7 @@ class TouchpointAnalysis:
         dynamics: bool = True,
         ratio: int = 1,
         replace: bool = True,
+        controls_per_treated: float | None = CONTROLS_PER_TREATED,
     ) -> None:
         self.touchpoint = touchpoint
         if isinstance(design, dict):  # as the runner hands it over (``TrialDesign.to_dict``)
@@ -55,9 +57,12 @@ class TouchpointAnalysis:
         self.design = design or resolve_design(touchpoint)
         self.n_boot, self.seed, self.refute, self.dynamics = n_boot, seed, refute, dynamics
         self.ratio, self.replace = ratio, replace
+        self.controls_per_treated = controls_per_treated
 
     def fit(self, data: CSData) -> TouchpointAnalysis:
         self.cohort_ = build_cohort(data, self.touchpoint, self.design)
+        if self.controls_per_treated:  # risk-set sampling of the untreated, weighted
+            self.cohort_ = sample_controls(self.cohort_, self.controls_per_treated, self.seed)
         estimator = cohort_estimator(
             data.touchpoints,
             self.design.horizon_days,
@@ -116,7 +121,10 @@ class TouchpointAnalysis:
             f"customer-{unit}s (trials x customers)": len(c),
             "customers": c["customer_id"].nunique(),
             f"treated customer-{unit}s": int(c["treated"].sum()),
-            f"untreated customer-{unit}s": int((~c["treated"]).sum()),
+            f"untreated customer-{unit}s": c.attrs.get("sampling", {}).get(
+                "untreated_rows", int((~c["treated"]).sum())
+            ),
+            f"untreated customer-{unit}s sampled (weighted)": int((~c["treated"]).sum()),
             f"churned inside the treatment {unit} (left out)": c.attrs["churned_in_window"],
             "left out for missing baseline health": len(c) - sum(r["n"].values()),
             f"treated customer-{unit}s matched": round(
