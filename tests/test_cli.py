@@ -6,7 +6,7 @@ import pytest
 from churn_causal.cli import main
 
 
-def test_simulate_writes_tables_and_truth(tmp_path, capsys):
+def test_simulate_writes_tables_and_truth(tmp_path, capsys, caplog):
     out = tmp_path / "sim"
     assert (
         main(
@@ -29,6 +29,9 @@ def test_simulate_writes_tables_and_truth(tmp_path, capsys):
     truth = json.loads((out / "truth.json").read_text())
     assert truth["parameters"]["confounder"]["strength"] == 0.3
     assert "true ATT" in capsys.readouterr().out
+    # Without a terminal (as here) the long steps log where they are: at least their last pass.
+    said = [r.getMessage() for r in caplog.records if r.name == "churn_causal"]
+    assert any(m.startswith("simulating the world's weeks: (") for m in said), said
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ Exit codes: 0 success, 1 a report notebook failed, 2 bad input (with a message s
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from churn_causal.data.problems import DataError
 from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.trials import PERIOD_DAYS, TrialDesign, resolve_design
+from churn_causal.progress import show
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -528,12 +528,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    # A report logs its progress plainly (one line per notebook) unless a terminal shows a bar.
-    chatty = args.verbose or (args.command == "report" and not sys.stderr.isatty())
-    logging.basicConfig(
-        level=logging.INFO if chatty else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
+    show(args.verbose)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's stop is an interrupt
     try:
         return args.func(args)

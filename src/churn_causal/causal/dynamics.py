@@ -33,6 +33,7 @@ from churn_causal.design.trials import (
     period_start_day,
     resolve_design,
 )
+from churn_causal.progress import advance, progress
 
 LAGS_DAYS = (7, 14, 30, 45, 60, 90, 120, 150, 180, 270, 365)
 EVENT_WEEKS = tuple(range(-26, 27))
@@ -287,6 +288,12 @@ class TouchpointDynamics:
         """Estimate on ``data``, from the touchpoint's target-trial ``cohort`` under this
         design when it is given, and that cohort ``prepared`` for estimation (the touchpoint
         report builds and prepares it once for all its analyses)."""
+        with progress(f"the effects of {self.touchpoint} over time"):
+            return self._fit(data, cohort, prepared)
+
+    def _fit(
+        self, data: CSData, cohort: pd.DataFrame | None, prepared: Prepared | None
+    ) -> TouchpointDynamics:
         if cohort is None:
             cohort = build_cohort(data, self.touchpoint, self.design)
         health = HealthLookup(data)
@@ -299,6 +306,7 @@ class TouchpointDynamics:
         cluster = rows["customer_id"].to_numpy()[t]
         yt, yc = paired_paths(health, rows, t, c, self.lags_days)
         self.lags_ = lag_effects(self.lags_days, yt, yc, cluster, self.n_boot, self.seed)
+        advance("effect by days after the touch")
 
         # Event study: trials with PRE_MONTHS of history, matched on the pre-event trajectory too.
         start = period_start_day(cohort["trial"].to_numpy(), self.design.unit)
@@ -321,6 +329,7 @@ class TouchpointDynamics:
         self.event_study_ = event_study(
             self.event_weeks, yt, yc, rows["customer_id"].to_numpy()[t], self.n_boot, self.seed
         )
+        advance("event study")
         self.msm_ = (
             IncrementalTouchEffect(self.touchpoint, n_boot=self.n_boot, seed=self.seed)
             .fit(data)

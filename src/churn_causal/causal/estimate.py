@@ -43,6 +43,7 @@ from churn_causal.causal.reliability import e_value, primary_method, primary_sca
 from churn_causal.causal.resampling import ClusterSums
 from churn_causal.causal.survival import SurvivalContrast, cox_binary
 from churn_causal.data.problems import DataError, Problem, flagged
+from churn_causal.progress import advance, progress
 
 SCHEMA_VERSION = 1
 METHODS = ("naive", "match", "iptw", "dr")
@@ -544,6 +545,10 @@ class EffectEstimator:
     def fit(self, df: pd.DataFrame | Prepared) -> EffectResult:
         """Estimate on ``df`` (or a table prepared once for several estimators); the fit is
         kept (``fitted_``) so that ``levels`` can estimate within groups without refitting."""
+        with progress(f"estimating the effect of {self.treatment}"):
+            return self._fit(df)
+
+    def _fit(self, df: pd.DataFrame | Prepared) -> EffectResult:
         prepared = self.prepare(df)
         notes = list(prepared.notes)
         data = prepared.data
@@ -553,6 +558,7 @@ class EffectEstimator:
             else ("binary" if np.isin(data.y, [0, 1]).all() else "continuous")
         )
         self.fitted_ = _Fitted(prepared, self._propensity(data), outcome_type)
+        advance("propensity fitted")
         if "dr" in self.methods:  # fitted once: they serve every level too
             self.fitted_.outcome_models = self._outcome_models(data, notes)
         methods, diagnostics, curves, chosen = self._estimate(
@@ -617,6 +623,7 @@ class EffectEstimator:
                 diagnostics["matching"]["variance"] = self._match_variance(outcome_type)
             else:
                 results[method] = self._weighted_contrast(data, weights, outcome_type)
+            advance(f"{method} estimated")
             if method == "iptw":
                 diagnostics.update(_balance(data.x, data.t, weights, "iptw_{}"))
             if method != "dr":
@@ -683,6 +690,7 @@ class EffectEstimator:
         """EconML's conditional effect per level of ``by``, beside the stratified estimates."""
         from churn_causal.causal.heterogeneity import cate_by_level
 
+        advance("EconML's effect per level")
         y, c = self._event(data)
         known = c > 0
         return cate_by_level(
@@ -702,6 +710,7 @@ class EffectEstimator:
         by the horizon, where known), judged against the IPTW estimate's standard error."""
         from churn_causal.causal.refute import dowhy_check
 
+        advance("DoWhy's refutation")
         if self.outcome:
             outcome = self.outcome
         else:

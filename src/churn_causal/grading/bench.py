@@ -1,7 +1,9 @@
 """Benchmarks (``make bench``): time and peak memory of each step at growing sizes.
 
 Each measurement runs in a fresh process, so its peak resident memory is its own. The table
-ends with the empirical growth exponent between sizes (1.0 = linear in customers).
+ends with the empirical growth exponent between sizes (1.0 = linear in customers). One
+touchpoint's analysis is also set against one propensity fit on its own cohort in the same
+process (the floor of any analysis); ``report`` times the whole report suite.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+from churn_causal.progress import show, tracked
 
 STEPS = (
     "simulate",
@@ -25,17 +30,19 @@ STEPS = (
     "dynamics_weekly",
     "match",
     "match_variants",
+    "report",
 )
 DEFAULT_SIZES = {
     "load": [10_000, 100_000],
     "simulate": [10_000, 100_000, 1_000_000],
     "cohort": [10_000, 100_000],
-    "analysis": [10_000, 20_000, 100_000],
-    "analysis_weekly": [10_000, 20_000, 100_000],
-    "dynamics": [10_000, 20_000, 100_000],
-    "dynamics_weekly": [10_000, 20_000, 100_000],
+    "analysis": [20_000, 100_000],
+    "analysis_weekly": [20_000, 100_000],
+    "dynamics": [20_000, 100_000],
+    "dynamics_weekly": [20_000, 100_000],
     "match": [1_000_000],
     "match_variants": [100_000, 1_000_000],
+    "report": [20_000, 100_000],
 }
 MATCH_VARIANTS = ((1, True), (5, True), (1, False), (5, False))  # (controls per treated, replace)
 # One touchpoint's full report analysis (by tier, EconML CATE, DoWhy refutation, bootstrap):
@@ -151,6 +158,9 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
         sim.write(data_dir)
         out["write_seconds"] = round(time.perf_counter() - t1, 2)
         out["rows"] = len(sim.health)
+    elif step == "report":
+        out["rows"] = _report(data_dir)
+        out["seconds"] = time.perf_counter() - t0
     elif step == "load":
         out["rows"] = len(load(data_dir).health)  # read Parquet, validate, type
         out["seconds"] = time.perf_counter() - t0
@@ -163,11 +173,46 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
             dyn = TouchpointDynamics(ANALYSED[step], n_boot=200).fit(data)
             out["rows"] = dyn.event_study_["pairs"]
         else:
-            out["rows"] = len(TouchpointAnalysis(ANALYSED[step], n_boot=200).fit(data).cohort_)
-        out["seconds"] = time.perf_counter() - t0
+            analysis = TouchpointAnalysis(ANALYSED[step], n_boot=200).fit(data)
+            out["seconds"] = time.perf_counter() - t0
+            out["rows"] = len(analysis.cohort_)
+            out["propensity_seconds"] = _one_propensity_fit(analysis)
+        out.setdefault("seconds", time.perf_counter() - t0)
     out["seconds"] = round(out["seconds"], 2)
-    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    # A report's notebooks run in kernels of their own: its peak is its largest process's.
+    who = [resource.RUSAGE_SELF, *([resource.RUSAGE_CHILDREN] if step == "report" else [])]
+    out["peak_mb"] = max(resource.getrusage(w).ru_maxrss for w in who) // 1024
     return out
+
+
+def _one_propensity_fit(analysis) -> float:
+    """Seconds of one propensity fit on the analysis' own cohort (prepared as it was)."""
+    from churn_causal.causal.cohort import cohort_estimator
+
+    estimator = cohort_estimator(analysis.cohort_.attrs["touchpoints"], 365)
+    prepared = estimator.prepare(analysis.cohort_)
+    t0 = time.perf_counter()
+    estimator._propensity(prepared.data)
+    return round(time.perf_counter() - t0, 2)
+
+
+def _report(data_dir: str) -> int:
+    """The demo's report suite (every touchpoint, notebooks in parallel) on ``data_dir``; the
+    number of notebooks run."""
+    from churn_causal.report.config import RunConfig
+    from churn_causal.report.runner import run_report
+
+    cfg = RunConfig.from_file("notebooks/demo.yaml")
+    with tempfile.TemporaryDirectory() as out:
+        cfg.source, cfg.out_dir, cfg.history = (
+            Path(data_dir),
+            Path(out),
+            Path(out) / "history.duckdb",
+        )
+        result = run_report(cfg)
+    if not result.ok:
+        raise RuntimeError(f"the report suite failed: {[r.error for r in result.runs]}")
+    return len(result.runs)
 
 
 def _spawn(step: str, customers: int, data_dir: str) -> dict:
@@ -202,18 +247,20 @@ def main(argv: list[str] | None = None) -> int:
         s: [int(n) for n in args.sizes.split(",")] if args.sizes else DEFAULT_SIZES[s]
         for s in steps
     }
+    show()
+    tables = ("simulate", "match", "match_variants")  # steps that make their own data
+    runs = []  # (step, customers), each size's data simulated before the steps that read it
+    for n in sorted({n for sizes in plan.values() for n in sizes}):
+        needs_data = any(n in plan[s] for s in steps if s not in tables)
+        for step in ("simulate", *[s for s in steps if s != "simulate"]):
+            if n in plan.get(step, []) or (step == "simulate" and needs_data):
+                runs.append((step, n))
     results: dict[str, list[dict]] = {s: [] for s in steps}
     with tempfile.TemporaryDirectory() as tmp:
-        for n in sorted({n for sizes in plan.values() for n in sizes}):
-            data_dir = f"{tmp}/{n}"
-            tables = ("simulate", "match", "match_variants")  # steps that make their own data
-            needs_data = any(n in plan[s] for s in steps if s not in tables)
-            for step in ("simulate", *[s for s in steps if s != "simulate"]):
-                wanted = n in plan.get(step, [])
-                if wanted or (step == "simulate" and needs_data):
-                    r = _spawn(step, n, data_dir)
-                    if step in plan and n in plan[step]:
-                        results[step].append(r)
+        for step, n in tracked(runs, "benchmarks"):
+            r = _spawn(step, n, f"{tmp}/{n}")
+            if n in plan.get(step, []):
+                results[step].append(r)
     print(f"{'step':<10} {'customers':>10} {'seconds':>9} {'peak MB':>8} {'rows':>11}  growth")
     for step in steps:
         for prev, r in zip([None, *results[step]], results[step], strict=False):
@@ -224,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 growth = f"time ~ n^{k:.2f}"
             extra = f"  (+{r['write_seconds']} s to write Parquet)" if "write_seconds" in r else ""
+            if "propensity_seconds" in r:
+                extra = (
+                    f"  one propensity fit {r['propensity_seconds']} s: the analysis is "
+                    f"{r['seconds'] / r['propensity_seconds']:.1f} of them"
+                )
             if "dowhy_seconds" in r:
                 extra = (
                     f"  ATT {r['ours_att']:+.4f}, {100 * r['matched_fraction']:.1f}% matched;"

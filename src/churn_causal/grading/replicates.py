@@ -1,19 +1,29 @@
-"""Replications over seeds, one process per core."""
+"""Replications over seeds, one process per core, with their progress."""
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import pandas as pd
+
+from churn_causal.progress import advance, progress, quiet
 
 
 def over_seeds(fn, replications: int, first_seed: int, args: tuple, workers: int | None):
     """``fn(seed, *args)`` rows for each seed, one process per core."""
     seeds = range(first_seed, first_seed + replications)
     workers = workers or min(os.cpu_count() or 1, replications)
-    if workers == 1:
-        return pd.DataFrame([r for s in seeds for r in fn(s, *args)])
-    with ProcessPoolExecutor(workers) as pool:
-        futures = [pool.submit(fn, s, *args) for s in seeds]
-        return pd.DataFrame([r for f in futures for r in f.result()])
+    rows: dict[int, list] = {}
+    with progress("replicates", replications):
+        if workers == 1:
+            for s in seeds:
+                rows[s] = fn(s, *args)
+                advance(f"seed {s}")
+        else:
+            with ProcessPoolExecutor(workers, initializer=quiet) as pool:
+                futures = {pool.submit(fn, s, *args): s for s in seeds}
+                for future in as_completed(futures):
+                    rows[futures[future]] = future.result()
+                    advance(f"seed {futures[future]} done")
+    return pd.DataFrame([r for s in seeds for r in rows[s]])

@@ -25,6 +25,7 @@ import pandas as pd
 import yaml
 
 from churn_causal.design.trials import WEEK_DAYS, TrialDesign
+from churn_causal.progress import tracked
 from churn_causal.sim.truth import TruthAccumulator, counterfactual_churn, run_factual
 from churn_causal.sim.world import PILLARS, TIERS, TOUCHPOINTS, State, World, make_population
 
@@ -124,7 +125,7 @@ def simulate(
     st, closed, health_parts, touch_parts = run_factual(world, pop, p, designs, observe_days)
 
     acc = {name: TruthAccumulator() for name in designs}
-    for trial in closed:
+    for trial in tracked(closed, "the truth of each trial"):
         horizon = designs[trial.design].horizon_days
         cf = counterfactual_churn(world, trial, horizon)
         acc[trial.design].add(trial, st.churn_day, cf, pop.tier, horizon, observe_days)

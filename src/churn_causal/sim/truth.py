@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from churn_causal.design.trials import WEEK_DAYS, TrialDesign
+from churn_causal.progress import tracked
 from churn_causal.sim.world import TIERS, TOUCHPOINTS, Population, State, Suppression, World
 
 
@@ -66,7 +67,7 @@ def run_factual(
     open_trials: dict[tuple[str, int], Trial] = {}
     closed: list[Trial] = []
     health_parts, touch_parts = [], []
-    for w in range(world.weeks):
+    for w in tracked(range(world.weeks), "simulating the world's weeks"):
         for (name, m), (lo, hi) in trials.items():
             if lo // WEEK_DAYS == w:
                 open_trials[name, m] = Trial(
