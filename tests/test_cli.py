@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -142,3 +143,23 @@ def test_every_command_and_option_is_in_the_readme():
         for action in sub._actions:
             missing += [o for o in action.option_strings if o.startswith("--") and o not in section]
     assert sorted(set(missing)) == ["--help"]
+
+
+def test_the_grading_summary_compares_spread_with_standard_errors():
+    from churn_causal.grading.methods import summarise
+
+    errors = np.array([-0.02, 0.0, 0.02, 0.0])  # SD 0.0163
+    rows = pd.DataFrame(
+        {
+            "touchpoint": "seminar",
+            "method": "match",
+            "truth": -0.01,
+            "estimate": -0.01 + errors,
+            "se": 0.01,
+            "ci_low": -0.01 + errors - 0.0196,
+            "ci_high": -0.01 + errors + 0.0196,
+        }
+    )
+    s = summarise(rows).loc[("seminar", "match")]
+    assert s["sd_error_over_se"] == pytest.approx(errors.std(ddof=1) / 0.01, abs=1e-3)
+    assert s["coverage"] == 0.5 and s["mean_bias_pp"] == 0.0 and not s["passes"]

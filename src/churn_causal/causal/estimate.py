@@ -34,11 +34,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import LinearRegression
 from sklearn.metrics import roc_auc_score
 
+from churn_causal.causal.logit import Logit
 from churn_causal.causal.matching import MatchedSets, match_nearest, neighbour_variance
-from churn_causal.causal.propensity import fit_logit, spline_basis
+from churn_causal.causal.propensity import fit_logit, spline_design
 from churn_causal.causal.reliability import e_value, primary_method, primary_scale, verdict
 from churn_causal.causal.resampling import ClusterSums
 from churn_causal.causal.survival import SurvivalContrast, cox_binary
@@ -326,7 +327,11 @@ class EffectEstimator:
         self._check_values(df)
         t = df[self.treatment].to_numpy().astype(bool)
         x, n_numeric = self._encode(df, notes)
-        cluster = df[self.cluster].to_numpy() if self.cluster else np.arange(len(df))
+        # Clusters as integers in the ids' sorted order: the same bootstrap draws per customer,
+        # without sorting text ids in every resampled contrast.
+        cluster = (
+            pd.factorize(df[self.cluster], sort=True)[0] if self.cluster else np.arange(len(df))
+        )
         shown = pd.get_dummies(df[self.covariates], dtype=float)
         data = _Data(
             x=x,
@@ -740,9 +745,7 @@ class EffectEstimator:
         return sub.levels(column)
 
     def _propensity(self, data: _Data) -> np.ndarray:
-        x = data.x
-        if self.propensity == "spline":
-            x = np.hstack([x, spline_basis(x[:, : data.n_numeric])])
+        x = spline_design(data.x, data.n_numeric) if self.propensity == "spline" else data.x
         return fit_logit(x, data.t, None if self.weight is None else data.base)
 
     def _overlap(self, data: _Data, logit: np.ndarray, p: np.ndarray) -> dict[str, Any]:
@@ -970,7 +973,7 @@ class EffectEstimator:
                     "robust estimate predicts it as a constant"
                 )
             else:
-                model = LogisticRegression(C=1e4, max_iter=5000)
+                model = Logit(C=1e4)
                 model.fit(data.x[part], y[part].astype(int), sample_weight=(c * b)[part])
                 m[arm] = model.predict_proba(data.x)[:, 1]
         return m[True], m[False]

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import LinearRegression
+
+from churn_causal.causal.logit import Logit
 
 
 def cate_by_level(
@@ -32,10 +34,10 @@ def cate_by_level(
     names = sorted(levels.astype(str).unique())
     x = pd.get_dummies(levels.astype(str), dtype=float).reindex(columns=names, fill_value=0.0)
     x = x.iloc[:, 1:].to_numpy()  # the first level is the reference
-    model_y = LogisticRegression(max_iter=2000) if binary else LinearRegression()
+    model_y = Logit() if binary else LinearRegression()
     est = LinearDML(
         model_y=model_y,
-        model_t=LogisticRegression(max_iter=2000),
+        model_t=Logit(),
         discrete_treatment=True,
         discrete_outcome=binary,
         cv=3,

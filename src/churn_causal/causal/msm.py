@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from churn_causal.causal.logit import Logit
 from churn_causal.causal.resampling import ClusterSums
 from churn_causal.causal.survival import bootstrap_interval
 from churn_causal.data.contract import CSData
@@ -60,8 +60,8 @@ def _design(pw: pd.DataFrame, health: bool) -> np.ndarray:
     return (v - v.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
 
 
-def _logit(x: np.ndarray, y: np.ndarray) -> LogisticRegression:
-    return LogisticRegression(C=1e4, max_iter=5000).fit(x, y)
+def _logit(x: np.ndarray, y: np.ndarray) -> Logit:
+    return Logit(C=1e4).fit(x, y)
 
 
 class IncrementalTouchEffect:

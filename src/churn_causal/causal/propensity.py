@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
+
+from churn_causal.causal.logit import Logit
 
 LOGIT_CLIP = 12.0
 
@@ -14,25 +15,33 @@ def fit_logit(
     """Logit of P(treated | x) from an (all but) unpenalised logistic regression, clipped so
     that propensities stay between about 6e-6 and 1 - 6e-6; rows weighted by
     ``sample_weight`` (sampling weights) when given."""
-    model = LogisticRegression(C=1e4, max_iter=5000).fit(x, treated, sample_weight=sample_weight)
+    model = Logit(C=1e4).fit(x, treated, sample_weight=sample_weight)
     return np.clip(model.decision_function(x), -LOGIT_CLIP, LOGIT_CLIP)
 
 
-def spline_basis(x: np.ndarray, n_knots: int = 5) -> np.ndarray:
-    """Standardised cubic B-spline terms of each column with more distinct values than knots.
+def spline_design(x: np.ndarray, n_numeric: int, n_knots: int = 5) -> np.ndarray:
+    """The spline propensity's design (float32): the spline terms of the first ``n_numeric``
+    columns of ``x`` that vary enough, and the other columns as they are. A splined column's
+    linear term is left out: the cubic B-splines and the intercept already span it, and the
+    redundant column only slows the fit."""
+    splined = [j for j in range(n_numeric) if _distinct_above(x[:, j], n_knots)]
+    rest = np.setdiff1d(np.arange(x.shape[1]), splined)
+    return np.hstack([x[:, rest].astype(np.float32), _splines(x[:, splined], n_knots)])
 
-    Added to the linear terms they let the propensity logit bend: uptake that reacts to a fall
-    in health only once it is a fall (a hinge), or that steps at a phase boundary, is not
-    linear in the covariates, and a linear logit then leaves that confounding in the weights.
+
+def _splines(x: np.ndarray, n_knots: int) -> np.ndarray:
+    """Standardised cubic B-spline terms of every column of ``x`` (float32).
+
+    They let the propensity logit bend: uptake that reacts to a fall in health only once it
+    is a fall (a hinge), or that steps at a phase boundary, is not linear in the covariates,
+    and a linear logit then leaves that confounding in the weights.
     """
-    varied = [j for j in range(x.shape[1]) if _distinct_above(x[:, j], n_knots)]
-    if not varied:
-        return np.empty((len(x), 0))
-    terms = cubic_bsplines(x[:, varied], n_knots).T  # one contiguous row per term
-    sd = terms.std(axis=1)
-    terms = terms[sd > 0]
+    terms = cubic_bsplines(x, n_knots, np.float32).T  # one contiguous row per term
+    sd = terms.std(axis=1)  # any scale fits the same model: float32's precision will do
+    keep = sd > 0
+    terms = terms[keep]
     terms -= terms.mean(axis=1, keepdims=True)
-    terms /= sd[sd > 0][:, None]
+    terms /= sd[keep, None]
     return terms.T
 
 
@@ -43,7 +52,7 @@ def _distinct_above(column: np.ndarray, k: int) -> bool:
     return len(np.unique(head)) > k or len(np.unique(np.ascontiguousarray(column))) > k
 
 
-def cubic_bsplines(x: np.ndarray, n_knots: int) -> np.ndarray:
+def cubic_bsplines(x: np.ndarray, n_knots: int, dtype: type = np.float64) -> np.ndarray:
     """scikit-learn's ``SplineTransformer(n_knots, degree=3, include_bias=False)`` of ``x``
     (uniform knots from each column's minimum to its maximum), in closed form: the same
     numbers to 1e-15 in a fifth of the time (a test compares them).
@@ -51,10 +60,11 @@ def cubic_bsplines(x: np.ndarray, n_knots: int) -> np.ndarray:
     A value u knot spacings above the minimum lies in interval j = floor(u) at fraction f;
     the four splines not zero there, j to j + 3, are the cardinal cubic B-spline's pieces
     (1 - f)^3/6, (3f^3 - 6f^2 + 4)/6, (-3f^3 + 3f^2 + 3f + 1)/6 and f^3/6. The last spline of
-    each column is left out (``include_bias=False``)."""
+    each column is left out (``include_bias=False``). ``dtype`` float32 halves the memory of
+    the propensity's design."""
     n, m = x.shape
     per_column = n_knots + 1
-    out = np.zeros((m * per_column, n))  # term by term: each term's values contiguous
+    out = np.zeros((m * per_column, n), dtype=dtype)  # term by term: each term contiguous
     lo, hi = x.min(axis=0), x.max(axis=0)
     rows = np.arange(n)
     for c in range(m):  # one pass per column, vectorised over rows

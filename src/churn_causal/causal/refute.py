@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from churn_causal.causal.logit import Logit
 
 REFUTERS = {
     "placebo_treatment": ("placebo_treatment_refuter", {"placebo_type": "permute"}),
@@ -87,9 +88,7 @@ def dowhy_check(
                 # DoWhy's default (an unscaled, lightly regularised logistic regression that
                 # stops at 100 iterations) does not converge on covariates such as days and
                 # counts, and leaves confounding; give it a model that does.
-                "propensity_score_model": make_pipeline(
-                    StandardScaler(), LogisticRegression(C=1e4, max_iter=5000)
-                ),
+                "propensity_score_model": make_pipeline(StandardScaler(), Logit(C=1e4)),
                 # DoWhy clips propensities to [0.05, 0.95] by default. Touchpoints taken up
                 # by a few percent of customer-months have most scores below 0.05, and the
                 # clipped weights then favour low-propensity controls: -4.3 pp instead of

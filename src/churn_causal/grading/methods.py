@@ -73,7 +73,8 @@ def grade(
 
 
 def summarise(estimates: pd.DataFrame) -> pd.DataFrame:
-    """Per touchpoint and method: mean truth, mean bias, RMSE, coverage, in percentage points."""
+    """Per touchpoint and method: mean truth, mean bias, RMSE, mean SE and coverage, in
+    percentage points, and the errors' SD over the mean SE (above 1: intervals too narrow)."""
     e = estimates.assign(
         error=estimates["estimate"] - estimates["truth"],
         covered=(estimates["ci_low"] <= estimates["truth"])
@@ -87,6 +88,7 @@ def summarise(estimates: pd.DataFrame) -> pd.DataFrame:
             "rmse_pp": 100 * np.sqrt(g["error"].apply(lambda s: (s**2).mean())),
             "mean_se_pp": 100 * g["se"].mean(),
             "coverage": g["covered"].mean(),
+            "sd_error_over_se": g["error"].std() / g["se"].mean(),
             "replications": g.size(),
         }
     )

@@ -1,0 +1,130 @@
+"""Logistic regression fitted by Newton's method to convergence, the design in float32.
+
+Every model of the analysis that predicts a binary (the propensity, the outcome models of the
+doubly robust estimate, the time-varying weights, EconML's nuisances, DoWhy's propensity) is a
+logistic regression on up to millions of rows and about a hundred columns: n >> p, where
+Newton's method converges in a handful of passes. scikit-learn's default L-BFGS stopped short
+of the optimum on the spline propensity (log-likelihood 15 below it after 64 iterations, 5.6 s
+on 268k rows x 123 columns); its Newton-Cholesky solver converges but holds float64 copies of
+the design (5-6 s on the cs_touch cohort's 268k x 106). This one keeps the design in float32
+(half the memory) and computes the gradient and Hessian in float64 block by block, with numpy's
+symmetric product: the same optimum in 2.4 s. (Products summed in float32 stall short of the
+optimum on near-separated data, which spline terms produce.)
+
+The objective is scikit-learn's: sum of weighted log-losses + ||coef||^2 / (2 C), the
+intercept unpenalised, so ``Logit(C)`` estimates what ``LogisticRegression(C)`` does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+BLOCK_ROWS = 32_768  # rows per block: a block's float64 copy stays a few tens of MB
+SWITCH = 1.0  # float32 steps until the log-likelihood to gain is below this
+
+
+class Logit(ClassifierMixin, BaseEstimator):
+    """L2-penalised logistic regression (scikit-learn's API), fitted by Newton's method.
+
+    ``C``: inverse penalty, as in scikit-learn; ``tol``: stop when the Newton decrement (the
+    log-likelihood still to gain, about) is below ``tol``; ``max_iter``: at most this many
+    Newton steps.
+    """
+
+    def __init__(self, C: float = 1.0, tol: float = 1e-7, max_iter: int = 100) -> None:
+        self.C, self.tol, self.max_iter = C, tol, max_iter
+
+    def fit(self, X, y, sample_weight=None) -> Logit:
+        x = np.asarray(X, dtype=np.float32)
+        self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
+        if len(self.classes_) != 2:
+            raise ValueError(f"Logit needs two classes in y, got {len(self.classes_)}")
+        t = codes.astype(np.float64)
+        w = np.ones(len(t)) if sample_weight is None else np.asarray(sample_weight, float)
+        self.n_features_in_ = x.shape[1]
+        beta = np.zeros(x.shape[1] + 1)  # intercept first
+        beta[0] = np.log(np.average(t, weights=w) / (1 - np.average(t, weights=w)))
+        penalty = np.r_[0.0, np.full(x.shape[1], 1 / self.C)]
+        eta = np.full(len(t), beta[0])
+        loss = _loss(eta, t, w) + 0.5 * penalty @ beta**2
+        dtype = np.float32  # the first, long steps in float32; the last ones in float64
+        for iteration in range(1, self.max_iter + 1):
+            mu = expit(eta)
+            grad, hess = _gradient_hessian(x, w * (mu - t), w * mu * (1 - mu), dtype)
+            grad += penalty * beta
+            hess[np.diag_indices_from(hess)] += penalty
+            try:
+                step = cho_solve(cho_factor(hess), grad)
+            except LinAlgError:  # collinear columns: the least-norm step
+                step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+            decrement = grad @ step
+            direction = _times(x, step[1:], dtype) + step[0]
+            size = 1.0
+            while True:  # backtracking: the full Newton step near the optimum
+                trial = beta - size * step
+                new_eta = eta - size * direction
+                new_loss = _loss(new_eta, t, w) + 0.5 * penalty @ trial**2
+                if new_loss <= loss - 1e-4 * size * decrement or size < 1e-8:
+                    break
+                size /= 2
+            self.n_iter_ = np.array([iteration])  # as scikit-learn reports it
+            if new_loss < loss:
+                beta, eta, loss = trial, new_eta, new_loss
+            if dtype is np.float32 and (decrement / 2 < SWITCH or new_loss >= loss):
+                dtype = np.float64  # near the optimum, or float32 can no longer descend
+                eta = _times(x, beta[1:], dtype) + beta[0]
+                loss = _loss(eta, t, w) + 0.5 * penalty @ beta**2
+            elif dtype is np.float64 and decrement / 2 < self.tol:
+                break
+        self.intercept_ = np.array([beta[0]])
+        self.coef_ = beta[None, 1:]
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        return _times(np.asarray(X, dtype=np.float32), self.coef_[0]) + self.intercept_[0]
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = expit(self.decision_function(X))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+
+def _loss(eta: np.ndarray, t: np.ndarray, w: np.ndarray) -> float:
+    """Weighted log-loss: log(1 + e^eta) - t * eta per row, one transcendental per row."""
+    return float(w @ (np.logaddexp(0.0, eta) - t * eta))
+
+
+def _times(x: np.ndarray, coef: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """``x @ coef`` as a float64 vector, its products in ``dtype`` (float64 block by block:
+    no float64 copy of all of ``x``)."""
+    if dtype is np.float32:
+        return (x @ coef.astype(np.float32)).astype(np.float64)
+    out = np.empty(len(x))
+    for s in range(0, len(x), BLOCK_ROWS):
+        out[s : s + BLOCK_ROWS] = x[s : s + BLOCK_ROWS].astype(np.float64) @ coef
+    return out
+
+
+def _gradient_hessian(
+    x: np.ndarray, residual: np.ndarray, curvature: np.ndarray, dtype: type
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian of the log-loss with an intercept column, block by block, the
+    products in ``dtype`` and their sums in float64."""
+    p = x.shape[1] + 1
+    grad, hess = np.zeros(p), np.zeros((p, p))
+    grad[0], hess[0, 0] = residual.sum(), curvature.sum()
+    r, h, root = residual.astype(dtype), curvature.astype(dtype), np.sqrt(curvature).astype(dtype)
+    for s in range(0, len(x), BLOCK_ROWS):
+        b = slice(s, s + BLOCK_ROWS)
+        xb = x[b].astype(dtype)  # a copy: scaled in place below
+        grad[1:] += r[b] @ xb
+        hess[0, 1:] += h[b] @ xb
+        xb *= root[b, None]
+        hess[1:, 1:] += xb.T @ xb  # numpy's symmetric product: half the multiplications
+    hess[1:, 0] = hess[0, 1:]
+    return grad, hess

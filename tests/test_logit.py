@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+
+from churn_causal.causal.logit import Logit
+from churn_causal.causal.propensity import cubic_bsplines, spline_design
+
+
+def _problem(n=60_000, p=8, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, p))
+    logit = -2.0 + x @ rng.normal(scale=0.6, size=p) + 0.8 * np.maximum(x[:, 0], 0)
+    y = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return x, y, rng.choice([1.0, 4.0], size=n)
+
+
+@pytest.mark.parametrize("C", [1.0, 1e4])
+def test_the_optimum_is_scikit_learns(C):
+    """The same penalised objective: coefficients of scikit-learn's converged fit to 1e-4 (of
+    standard errors about 1e-2 here), with sampling weights."""
+    x, y, w = _problem()
+    ours = Logit(C=C).fit(x, y, sample_weight=w)
+    ref = LogisticRegression(C=C, solver="newton-cholesky", tol=1e-10, max_iter=1000)
+    ref.fit(x, y, sample_weight=w)
+    assert np.abs(ours.coef_ - ref.coef_).max() < 1e-4
+    assert ours.intercept_[0] == pytest.approx(ref.intercept_[0], abs=1e-4)
+    assert np.abs(ours.predict_proba(x) - ref.predict_proba(x)).max() < 1e-5
+    assert (ours.predict(x) == ref.predict(x)).mean() > 0.9999
+
+
+def test_collinear_columns_and_labels():
+    """A duplicated column (as one-hot codes with their sum can be) still fits, to the same
+    predictions; labels are kept as given (EconML passes them through)."""
+    x, y, _ = _problem(n=20_000, p=3, seed=2)
+    labels = np.where(y, "churned", "stayed")
+    dup = np.column_stack([x, x[:, 0]])
+    a = Logit(C=1e4).fit(x, labels)
+    b = Logit(C=1e4).fit(dup, labels)
+    assert np.abs(a.decision_function(x) - b.decision_function(dup)).max() < 1e-4
+    assert set(a.predict(x)) == {"churned", "stayed"}
+    assert list(a.classes_) == ["churned", "stayed"]
+
+
+def test_one_class_is_an_error_and_params_clone():
+    with pytest.raises(ValueError, match="two classes"):
+        Logit().fit(np.zeros((10, 2)), np.ones(10))
+    assert clone(Logit(C=3.0, tol=1e-5)).get_params() == {"C": 3.0, "tol": 1e-5, "max_iter": 100}
+
+
+def test_the_spline_design_spans_the_same_model():
+    """Leaving out a splined column's linear term changes nothing fitted: the splines and the
+    intercept span it (the same logits as with it, to 1e-3 where the data are)."""
+    rng = np.random.default_rng(4)
+    x = np.column_stack([rng.normal(size=30_000), rng.integers(0, 3, 30_000)]).astype(float)
+    y = rng.random(30_000) < 1 / (1 + np.exp(-(-1.5 + np.abs(x[:, 0]) - 0.3 * x[:, 1])))
+    design = spline_design(x, n_numeric=1)
+    assert design.dtype == np.float32 and design.shape[1] == 1 + 6  # x1, then x0's splines
+    with_linear = np.column_stack([x, design[:, 1:]])
+    a = Logit(C=1e4).fit(design, y).decision_function(design)
+    b = Logit(C=1e4).fit(with_linear, y).decision_function(with_linear)
+    inner = np.abs(x[:, 0]) < 2.5
+    assert np.abs(a - b)[inner].max() < 1e-3
+    bs = cubic_bsplines(x[:, :1], 5)
+    assert np.abs(cubic_bsplines(x[:, :1], 5, np.float32) - bs).max() < 1e-6
