@@ -216,3 +216,15 @@ def test_risk_set_sampling_keeps_the_treated_and_weights_the_sampled(world_data)
     assert sampled.attrs["sampling"]["untreated_rows"] == int((~cohort["treated"]).sum())
     again = sample_controls(cohort, 10, seed=3)
     assert again.equals(sampled)  # the same seed keeps the same rows
+
+
+def test_sampling_while_building_keeps_the_same_rows(world_data):
+    """A cohort sampled as it is built (its full table never made) equals the full cohort
+    sampled afterwards: same rows, covariates, weights and attributes."""
+    from churn_causal.design.sampling import sample_controls
+
+    design = TrialDesign.weekly()
+    after = sample_controls(build_cohort(world_data, "cs_touch", design), 10, seed=3)
+    during = build_cohort(world_data, "cs_touch", design, controls_per_treated=10, seed=3)
+    pd.testing.assert_frame_equal(during, after)
+    assert during.attrs == after.attrs

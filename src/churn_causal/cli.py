@@ -197,16 +197,14 @@ def _estimate(args: argparse.Namespace) -> int:
             estimator = EffectEstimator(**_table_spec(args), by=args.by, **options)
         else:
             from churn_causal.design.cohort import build_cohort
-            from churn_causal.design.sampling import sample_controls
 
             if not args.touchpoint:
                 raise BadInput("with --data, give --touchpoint NAME")
             data = _load_cs(args)
             design = _design(args, args.touchpoint)
             origin = f"the cohort of {args.touchpoint} ({design.describe()})"
-            df = build_cohort(data, args.touchpoint, design)
-            if args.controls_per_treated and args.estimand == "ATT":  # the ATE needs them all
-                df = sample_controls(df, args.controls_per_treated, args.seed)
+            sampled = args.controls_per_treated if args.estimand == "ATT" else None  # ATE: all
+            df = build_cohort(data, args.touchpoint, design, None, sampled, args.seed)
             estimator = cohort_estimator(
                 data.touchpoints, design.horizon_days, by=args.by or "tier", **options
             )

@@ -44,10 +44,8 @@ class HealthLookup:
     """The health score of given customers on given tenure days (as-of, NaN when stale)."""
 
     def __init__(self, data: CSData) -> None:
-        cust = data.customers.reset_index(drop=True)
-        start = cust["start_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
-        self.index = HealthIndex(data, cust, start)
-        self.ids = pd.Index(cust["customer_id"])
+        self.index = HealthIndex.of(data)
+        self.ids = pd.Index(data.customers["customer_id"])
 
     def __call__(self, customer_ids: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Scores for ``days`` (rows x K tenure days) of each row's customer."""
@@ -55,7 +53,7 @@ class HealthLookup:
         flat = np.round(days.reshape(-1)).astype(np.int64)
         out = np.full(len(flat), np.nan)
         ok = flat >= 0
-        out[ok] = self.index.at(rows[ok], flat[ok])[:, 0]
+        out[ok] = self.index.score_at(rows[ok], flat[ok])
         return out.reshape(days.shape)
 
 

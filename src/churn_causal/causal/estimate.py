@@ -323,7 +323,9 @@ class EffectEstimator:
                     f"{', '.join(map(str, rows_))}); fill them or use missing='drop'"
                 )
             notes.append(f"dropped {int(mask.sum())} rows with missing {what}")
-        df = df[~(incomplete | lacking)].reset_index(drop=True)
+        dropped = incomplete | lacking
+        if dropped.any() or not df.index.equals(pd.RangeIndex(len(df))):
+            df = df[~dropped].reset_index(drop=True)  # a copy only where rows go
         self._check_values(df)
         t = df[self.treatment].to_numpy().astype(bool)
         x, n_numeric = self._encode(df, notes)
@@ -332,12 +334,12 @@ class EffectEstimator:
         cluster = (
             pd.factorize(df[self.cluster], sort=True)[0] if self.cluster else np.arange(len(df))
         )
-        shown = pd.get_dummies(df[self.covariates], dtype=float)
+        shown = pd.get_dummies(df[self.covariates], dtype=np.float32)  # balance tables only
         data = _Data(
             x=x,
             t=t,
             cluster=cluster,
-            shown=shown.to_numpy(),
+            shown=shown.to_numpy(dtype=np.float32),
             shown_names=list(shown.columns),
             n_numeric=n_numeric,
             exact=self._strata(df),
@@ -543,8 +545,11 @@ class EffectEstimator:
         if constant[: len(numeric)].any():
             dropped = [c for c, k in zip(numeric, constant[: len(numeric)], strict=True) if k]
             notes.append(f"constant covariates left out: {dropped}")
-        x = x[:, ~constant]
-        return (x - x.mean(axis=0)) / sd[~constant], int((~constant[: len(numeric)]).sum())
+        if constant.any():
+            x, sd = x[:, ~constant], sd[~constant]
+        x -= x.mean(axis=0)  # in place: the design is the largest array of a fit
+        x /= sd
+        return x, int((~constant[: len(numeric)]).sum())
 
     # ------------------------------------------------------------------------- estimation
     def fit(self, df: pd.DataFrame | Prepared) -> EffectResult:
@@ -1105,7 +1110,7 @@ def _varied(x: np.ndarray) -> np.ndarray:
 
 def _smd(x: np.ndarray, t: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Signed standardised mean difference of each column under weights ``w``."""
-    pooled = np.sqrt((x[t].var(axis=0) + x[~t].var(axis=0)) / 2)
+    pooled = np.sqrt((x[t].var(axis=0, dtype=float) + x[~t].var(axis=0, dtype=float)) / 2)
     diff = np.average(x[t], axis=0, weights=w[t]) - np.average(x[~t], axis=0, weights=w[~t])
     return np.divide(diff, pooled, out=np.zeros_like(diff), where=_varied(x) & (pooled > 0))
 

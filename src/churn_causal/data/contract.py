@@ -102,6 +102,9 @@ class CSData:
     health: pd.DataFrame
     touches: pd.DataFrame
     warnings: list = field(default_factory=list)  # validation warnings (legal but suspicious)
+    # Indexes derived from the tables, built once by the steps that need them (the tables are
+    # not changed after loading): e.g. the design's health index.
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def data_end(self) -> pd.Timestamp:

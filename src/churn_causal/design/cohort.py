@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from churn_causal.data.contract import CSData
-from churn_causal.design.sampling import SAMPLING_WEIGHT
+from churn_causal.design.sampling import SAMPLING_WEIGHT, risk_set_sample
 from churn_causal.design.trials import MONTH_DAYS, PERIOD_DAYS, TrialDesign
 
 HEALTH_COLUMNS = ("score", "action", "utilization", "penetration")
@@ -81,6 +81,8 @@ def build_cohort(
     touchpoint: str,
     design: TrialDesign | None = None,
     data_end: pd.Timestamp | str | None = None,
+    controls_per_treated: float | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Stack the target trials of ``design`` for ``touchpoint`` into one table.
 
@@ -90,7 +92,10 @@ def build_cohort(
     counts of each touchpoint before the window), ``duration_days`` (from time zero to churn or
     censoring, at most the horizon), ``churned`` (churn observed within the horizon),
     ``churned_by_horizon`` (1/0, or NaN when censored before the horizon) and
-    ``sampling_weight`` (1: ``design.sampling`` sets it when untreated rows are sampled).
+    ``sampling_weight`` (1 unless untreated rows are sampled). With ``controls_per_treated``
+    the untreated rows are sampled as ``sampling.sample_controls`` does (the same rows for the
+    same seed) before their covariates are built, so a weekly cohort's full table never
+    exists.
     """
     design = design or TrialDesign()
     cust = data.customers.reset_index(drop=True)
@@ -137,6 +142,14 @@ def build_cohort(
     eligible = (churn_day[:, None] > ws) & (we <= censor_day[:, None])
     at_risk = eligible & (churn_day[:, None] > we)
     rows, j = np.nonzero(at_risk)
+    health = HealthIndex.of(data)
+    drift = _window_drift(health, rows, ws[j], we[j])  # over every customer-trial
+    sampling = {}
+    if controls_per_treated and treated[rows, j].any():
+        keep, weight, summary = risk_set_sample(
+            trials[j], treated[rows, j], controls_per_treated, seed
+        )
+        rows, j, sampling = rows[keep], j[keep], {"sampling": summary}
     out = pd.DataFrame(
         {
             "trial": trials[j],
@@ -146,9 +159,7 @@ def build_cohort(
             "event_day": np.where(treated[rows, j], first_event[rows, j], np.nan),
         }
     )
-    health = HealthIndex(data, cust, start)
     out = pd.concat([out, _baseline(health, rows, ws[j])], axis=1)
-    drift = _window_drift(health, rows, ws[j], we[j], out["score"].to_numpy())
     out["tenure_months"] = (trials[j] - 1) * PERIOD_DAYS[design.unit] / MONTH_DAYS
     out["phase"] = np.where(ws[j] < ONBOARDING_DAYS, "onboarding", "adoption")
     for c in CUSTOMER_CATEGORICALS:
@@ -167,8 +178,9 @@ def build_cohort(
     out["churned_by_horizon"] = np.where(
         within, 1.0, np.where(follow >= design.horizon_days, 0.0, np.nan)
     )
-    out[SAMPLING_WEIGHT] = 1.0  # every row stands for itself until untreated rows are sampled
+    out[SAMPLING_WEIGHT] = weight if sampling else 1.0  # the untreated rows each stands for
     out.attrs.update(
+        **sampling,
         touchpoint=touchpoint,
         design=design.to_dict(),
         data_end=str(pd.Timestamp(end, unit="D").date()),
@@ -204,11 +216,28 @@ class HealthIndex:
     def _key(cust: np.ndarray, day: np.ndarray) -> np.ndarray:
         return (cust.astype(np.int64) << _DAY_BITS) + (day + (1 << (_DAY_BITS - 1)))
 
+    @classmethod
+    def of(cls, data: CSData) -> HealthIndex:
+        """The index of ``data``'s health table, built once per data set: every cohort and
+        the effects over time look up the same readings."""
+        if "health_index" not in data.derived:
+            cust = data.customers.reset_index(drop=True)
+            data.derived["health_index"] = cls(data, cust, _days(cust["start_date"]))
+        return data.derived["health_index"]
+
     def at(self, rows: np.ndarray, day: np.ndarray) -> np.ndarray:
         """Latest reading on or before ``day`` (NaN if none within STALE_HEALTH_DAYS)."""
-        pos = _asof(self.keys, self._key(rows, day), rows)
-        fresh = (pos >= 0) & (day - self.day[pos] <= STALE_HEALTH_DAYS)
+        pos, fresh = self._latest(rows, day)
         return np.where(fresh[:, None], self.values[pos], np.nan)
+
+    def score_at(self, rows: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """The score alone of ``at`` (a fifth of the memory on millions of look-ups)."""
+        pos, fresh = self._latest(rows, day)
+        return np.where(fresh, self.values[pos, 0], np.nan)
+
+    def _latest(self, rows: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pos = _asof(self.keys, self._key(rows, day), rows)
+        return pos, (pos >= 0) & (day - self.day[pos] <= STALE_HEALTH_DAYS)
 
     def slope(self, rows: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
         """Least-squares slope of the score per 30 days over readings in days (first, last];
@@ -225,9 +254,7 @@ class HealthIndex:
         return 30.0 * slope
 
 
-def _window_drift(
-    health: HealthIndex, rows: np.ndarray, ws: np.ndarray, we: np.ndarray, baseline: np.ndarray
-) -> float:
+def _window_drift(health: HealthIndex, rows: np.ndarray, ws: np.ndarray, we: np.ndarray) -> float:
     """How far health moves within a window, relative to how much customers differ.
 
     The SD of the score's change from the window's start to its end over the SD of the score at
@@ -235,7 +262,8 @@ def _window_drift(
     baseline no longer describes the customer at uptake and confounding is left over
     (warned about above ``DRIFT_WARNING``).
     """
-    change = health.at(rows, we)[:, 0] - baseline
+    baseline = health.score_at(rows, ws)
+    change = health.score_at(rows, we) - baseline
     ratio = float(np.nanstd(change) / np.nanstd(baseline))
     if ratio > DRIFT_WARNING:
         warnings.warn(
@@ -254,6 +282,6 @@ def _baseline(health: HealthIndex, rows: np.ndarray, ws: np.ndarray) -> pd.DataF
     before it, and its least-squares trend over the 90 days before it (points per 30 days)."""
     now = health.at(rows, ws)
     out = pd.DataFrame(now, columns=list(HEALTH_COLUMNS))
-    out["score_change_30d"] = now[:, 0] - health.at(rows, np.maximum(ws - 30, 0))[:, 0]
+    out["score_change_30d"] = now[:, 0] - health.score_at(rows, np.maximum(ws - 30, 0))
     out["score_slope_90d"] = health.slope(rows, ws - 90, ws)
     return out

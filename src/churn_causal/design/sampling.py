@@ -29,19 +29,26 @@ def sample_controls(
     treated = cohort["treated"].to_numpy(dtype=bool)
     if not treated.any():
         return cohort
-    codes = pd.factorize(cohort[by])[0]
+    keep, weight, summary = risk_set_sample(cohort[by].to_numpy(), treated, per_treated, seed)
+    out = cohort[keep].reset_index(drop=True)
+    out[SAMPLING_WEIGHT] = weight
+    out.attrs = {**cohort.attrs, "sampling": summary}
+    return out
+
+
+def risk_set_sample(
+    trial: np.ndarray, treated: np.ndarray, per_treated: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The draws of ``sample_controls`` on bare arrays (so that a cohort can be sampled before
+    its covariates are built): rows kept, their sampling weights and a summary."""
+    codes = pd.factorize(trial)[0]
     n_treated = np.bincount(codes, weights=treated)
     n_untreated = np.bincount(codes, weights=~treated)
     q = np.minimum(1.0, per_treated * n_treated / np.maximum(n_untreated, 1))[codes]
-    keep = treated | (np.random.default_rng(seed).random(len(cohort)) < q)
-    out = cohort[keep].reset_index(drop=True)
-    out[SAMPLING_WEIGHT] = np.where(treated, 1.0, 1.0 / q)[keep]
-    out.attrs = {
-        **cohort.attrs,
-        "sampling": {
-            "controls_per_treated": per_treated,
-            "untreated_rows": int((~treated).sum()),
-            "untreated_rows_kept": int((keep & ~treated).sum()),
-        },
+    keep = treated | (np.random.default_rng(seed).random(len(trial)) < q)
+    summary = {
+        "controls_per_treated": per_treated,
+        "untreated_rows": int((~treated).sum()),
+        "untreated_rows_kept": int((keep & ~treated).sum()),
     }
-    return out
+    return keep, np.where(treated, 1.0, 1.0 / q)[keep], summary

@@ -17,7 +17,7 @@ from churn_causal.causal.cohort import cohort_estimator
 from churn_causal.causal.estimate import METHODS
 from churn_causal.data.contract import CSData
 from churn_causal.design.cohort import build_cohort
-from churn_causal.design.sampling import CONTROLS_PER_TREATED, sample_controls
+from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.trials import resolve_design
 from churn_causal.grading.replicates import over_seeds
 from churn_causal.sim.simulate import simulate
@@ -35,7 +35,7 @@ def replicate(
     for tp in touchpoints:
         design = resolve_design(tp)
         # graded as the product runs: the untreated sampled, weighted
-        cohort = sample_controls(build_cohort(data, tp, design), CONTROLS_PER_TREATED, seed)
+        cohort = build_cohort(data, tp, design, None, CONTROLS_PER_TREATED, seed)
         estimator = cohort_estimator(
             data.touchpoints, design.horizon_days, methods=methods, n_boot=n_boot, seed=seed
         )

@@ -17,7 +17,7 @@ from churn_causal.causal.dynamics import TouchpointDynamics
 from churn_causal.data.contract import CSData
 from churn_causal.data.files import write_json
 from churn_causal.design.cohort import ONBOARDING_DAYS, build_cohort
-from churn_causal.design.sampling import CONTROLS_PER_TREATED, sample_controls
+from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.trials import TrialDesign, resolve_design
 from churn_causal.report.names import markdown
 from churn_causal.report.plots import NAMES
@@ -60,9 +60,10 @@ class TouchpointAnalysis:
         self.controls_per_treated = controls_per_treated
 
     def fit(self, data: CSData) -> TouchpointAnalysis:
-        self.cohort_ = build_cohort(data, self.touchpoint, self.design)
-        if self.controls_per_treated:  # risk-set sampling of the untreated, weighted
-            self.cohort_ = sample_controls(self.cohort_, self.controls_per_treated, self.seed)
+        # risk-set sampling of the untreated (weighted) as the cohort is built
+        self.cohort_ = build_cohort(
+            data, self.touchpoint, self.design, None, self.controls_per_treated, self.seed
+        )
         estimator = cohort_estimator(
             data.touchpoints,
             self.design.horizon_days,
