@@ -29,6 +29,7 @@ import dataclasses
 import json
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ from scipy import sparse
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import roc_auc_score
 
+from churn_causal.causal.balance import Balance
 from churn_causal.causal.logit import Logit
 from churn_causal.causal.matching import MatchedSets, match_nearest, neighbour_variance
 from churn_causal.causal.propensity import fit_logit, spline_design
@@ -156,6 +158,16 @@ class _Data:
     by_horizon: tuple[np.ndarray, np.ndarray] | None = None  # event by the horizon, IPC weights
     exact: np.ndarray | None = None  # one code per combination of the exact columns
     base: np.ndarray | None = None  # row weights (sampling weights), ones without
+
+    @cached_property
+    def balance(self) -> Balance:
+        """Balance of the encoded covariates (the diagnostics' summaries)."""
+        return Balance(self.x, self.t)
+
+    @cached_property
+    def shown_balance(self) -> Balance:
+        """Balance of the covariates as the balance tables show them."""
+        return Balance(self.shown, self.t)
 
     def subset(self, rows: np.ndarray) -> _Data:
         """The same inputs for the rows of the boolean mask ``rows``."""
@@ -635,9 +647,9 @@ class EffectEstimator:
                 results[method] = self._weighted_contrast(data, weights, outcome_type)
             advance(f"{method} estimated")
             if method == "iptw":
-                diagnostics.update(_balance(data.x, data.t, weights, "iptw_{}"))
+                diagnostics.update(data.balance.summary(weights, "iptw_{}"))
             if method != "dr":
-                balance[method] = _smd(data.shown, data.t, weights)
+                balance[method] = data.shown_balance.smd(weights)
             curve = results[method].pop("survival_curve", None)
             if curve:
                 curves[method] = curve
@@ -759,7 +771,7 @@ class EffectEstimator:
         b, edges = data.base, np.linspace(0, 1, 41)
         return {
             "propensity_auc": float(roc_auc_score(data.t, p, sample_weight=b)),
-            **_balance(data.x, data.t, b, "{}_before"),
+            **data.balance.summary(b, "{}_before"),
             "overlap": {
                 "share_treated_in_common_support": float(np.average(inside, weights=b[data.t])),
                 "propensity_quantiles_treated": _quantiles(p[data.t], b[data.t]),
@@ -788,7 +800,7 @@ class EffectEstimator:
             sets = MatchedSets(*self._pairs(data, logit), len(t), data.base)
             w = sets.weights
             diagnostics["matched_fraction"] = float((sets.per_treated[t] > 0).mean())
-            diagnostics.update(_balance(data.x, t, w, "match_{}"))
+            diagnostics.update(data.balance.summary(w, "match_{}"))
             diagnostics["matched_controls"] = int((w[~t] > 0).sum())
             diagnostics["matching"] = {
                 "ratio": self.ratio,
@@ -1081,38 +1093,6 @@ def _interval(point: float, boot: np.ndarray, n_t: int, n_c: int) -> dict[str, f
         "n_treated": n_t,
         "n_control": n_c,
     }
-
-
-def _balance(x: np.ndarray, t: np.ndarray, w: np.ndarray, name: str) -> dict[str, float]:
-    """Largest absolute standardised mean difference of the encoded covariates under weights
-    ``w`` (pooled SD of the unweighted groups), and the variance ratio furthest from 1."""
-    smd = _smd(x, t, w)
-    v1, v0 = _weighted_var(x[t], w[t]), _weighted_var(x[~t], w[~t])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(_varied(x) & (v0 > 0) & (v1 > 0), v1 / v0, 1.0)
-    worst = ratio[np.argmax(np.abs(np.log(ratio)))] if len(ratio) else 1.0
-    return {
-        name.format("max_abs_smd"): float(np.abs(smd).max()),
-        name.format("variance_ratio_furthest"): float(worst),
-    }
-
-
-def _weighted_var(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    mean = np.average(x, axis=0, weights=w)
-    return np.average((x - mean) ** 2, axis=0, weights=w)
-
-
-def _varied(x: np.ndarray) -> np.ndarray:
-    """Columns that are not one value (within a level a tier's indicator is; rounding would
-    otherwise leave it a variance of 1e-33 and an SMD of noise over noise)."""
-    return x.max(axis=0) > x.min(axis=0)
-
-
-def _smd(x: np.ndarray, t: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Signed standardised mean difference of each column under weights ``w``."""
-    pooled = np.sqrt((x[t].var(axis=0, dtype=float) + x[~t].var(axis=0, dtype=float)) / 2)
-    diff = np.average(x[t], axis=0, weights=w[t]) - np.average(x[~t], axis=0, weights=w[~t])
-    return np.divide(diff, pooled, out=np.zeros_like(diff), where=_varied(x) & (pooled > 0))
 
 
 def _pooled_sd(y: np.ndarray, t: np.ndarray, w: np.ndarray) -> float:

@@ -13,6 +13,13 @@ optimum, or where float32 can no longer descend (it stalls short of the optimum 
 near-separated data, which spline terms produce), the steps take float64 ones, so the optimum
 is the float64 one: the same as scikit-learn's in 2.4 s.
 
+Near-separated data (a spline cell without treated rows) also makes Newton's method slow: the
+fitted logits of such a cell move by about one per step, so the weekly propensity took 18
+exact Newton steps on 544k rows and 34 on 2.7M. An exact Hessian (rows x columns^2) costs
+about as much as a hundred gradients, so between exact Hessians the steps use BFGS updates of
+the last one (``REFRESH``), and the last steps before convergence are exact Newton steps again:
+the same optimum from 8 Hessians and 18 gradients on 2.7M rows, in a third of the time.
+
 The objective is scikit-learn's: sum of weighted log-losses + ||coef||^2 / (2 C), the
 intercept unpenalised, so ``Logit(C)`` estimates what ``LogisticRegression(C)`` does.
 """
@@ -26,6 +33,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 BLOCK_ROWS = 32_768  # rows per block: a block's float64 copy stays a few tens of MB
 SWITCH = 1.0  # float32 steps until the log-likelihood to gain is below this
+REFRESH = 5  # steps between exact Hessians; quasi-Newton (BFGS) updates in between
+FINISH = 1e-3  # exact Newton steps once the log-likelihood to gain is below this
 
 
 class Logit(ClassifierMixin, BaseEstimator):
@@ -57,11 +66,20 @@ class Logit(ClassifierMixin, BaseEstimator):
         eta = np.full(len(t), beta[0])
         loss = objective(eta, beta)
         dtype = np.float32  # the first, long steps in float32; the last ones in float64
+        age = REFRESH  # steps since the last exact Hessian: the first one is exact
+        last_beta, last_grad = beta, np.zeros_like(beta)  # the step BFGS updates with
         for iteration in range(1, self.max_iter + 1):
             mu = expit(eta)
-            grad, hess = _gradient_hessian(x, w * (mu - t), w * mu * (1 - mu), dtype)
+            exact = age >= REFRESH
+            if exact:
+                grad, hess = _gradient_hessian(x, w * (mu - t), w * mu * (1 - mu), dtype)
+                hess[np.diag_indices_from(hess)] += penalty
+                age = 0
+            else:
+                grad = _gradient(x, w * (mu - t), dtype)
             grad += penalty * beta
-            hess[np.diag_indices_from(hess)] += penalty
+            if not exact:
+                hess = _bfgs(hess, beta - last_beta, grad - last_grad)
             try:
                 step = cho_solve(cho_factor(hess), grad)
             except LinAlgError:  # collinear columns: the least-norm step
@@ -77,13 +95,21 @@ class Logit(ClassifierMixin, BaseEstimator):
                     break
                 size /= 2
             self.n_iter_ = np.array([iteration])  # as scikit-learn reports it
-            if new_loss < loss:
+            stalled = new_loss >= loss
+            last_beta, last_grad = beta, grad
+            if not stalled:
                 beta, eta, loss = trial, new_eta, new_loss
-            if dtype is np.float32 and (decrement / 2 < SWITCH or new_loss >= loss):
+                age += 1
+            if stalled or size < 0.25 or (dtype is np.float64 and decrement / 2 < FINISH):
+                age = REFRESH  # a poor step, or the last ones: exact Newton steps
+            if stalled and not exact:
+                continue
+            if dtype is np.float32 and (decrement / 2 < SWITCH or stalled):
                 dtype = np.float64  # near the optimum, or float32 can no longer descend
                 eta = _times(x, beta[1:], dtype) + beta[0]
                 loss = objective(eta, beta)
-            elif dtype is np.float64 and decrement / 2 < self.tol:
+                age = REFRESH
+            elif dtype is np.float64 and exact and (decrement / 2 < self.tol or stalled):
                 break
         self.intercept_ = np.array([beta[0]])
         self.coef_ = beta[None, 1:]
@@ -114,6 +140,28 @@ def _times(x: np.ndarray, coef: np.ndarray, dtype: type = np.float64) -> np.ndar
     for s in range(0, len(x), BLOCK_ROWS):
         out[s : s + BLOCK_ROWS] = x[s : s + BLOCK_ROWS].astype(np.float64) @ coef
     return out
+
+
+def _gradient(x: np.ndarray, residual: np.ndarray, dtype: type) -> np.ndarray:
+    """Gradient of the log-loss with an intercept column (``_gradient_hessian``'s alone)."""
+    grad = np.empty(x.shape[1] + 1)
+    grad[0] = residual.sum()
+    if dtype is np.float32:
+        grad[1:] = residual.astype(np.float32) @ x
+        return grad
+    grad[1:] = 0.0
+    for s in range(0, len(x), BLOCK_ROWS):
+        grad[1:] += residual[s : s + BLOCK_ROWS] @ x[s : s + BLOCK_ROWS].astype(np.float64)
+    return grad
+
+
+def _bfgs(hess: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The BFGS update of ``hess`` by the step ``s`` and the gradient's change ``y`` (kept as
+    it is where the update would not stay positive definite)."""
+    ys, hs = y @ s, hess @ s
+    if ys <= 1e-12 * np.sqrt((y @ y) * (s @ s)) or s @ hs <= 0:
+        return hess
+    return hess - np.outer(hs, hs) / (s @ hs) + np.outer(y, y) / ys
 
 
 def _gradient_hessian(
