@@ -87,3 +87,19 @@ def test_near_separated_data_reach_the_same_optimum():
     assert ours.decision_function(design).min() < -12  # the cell is separated
     assert _objective(ours, design, y, C) - _objective(ref, design, y, C) < 1e-6
     assert np.abs(ours.predict_proba(design) - ref.predict_proba(design)).max() < 1e-6
+
+
+def test_the_spline_design_is_the_same_in_blocks(monkeypatch):
+    """Filled block by block of rows, the design is the one of a single block, and its spline
+    terms are standardised."""
+    from churn_causal.causal import propensity
+
+    rng = np.random.default_rng(5)
+    x = np.column_stack([rng.normal(size=9_000), rng.integers(0, 8, 9_000), rng.random(9_000)])
+    whole = spline_design(x, n_numeric=2)
+    monkeypatch.setattr(propensity, "BLOCK_ROWS", 1_000)
+    blocked = spline_design(x, n_numeric=2)
+    np.testing.assert_allclose(whole, blocked, rtol=0, atol=1e-6)
+    terms = whole[:, 1:].astype(float)
+    assert np.abs(terms.mean(axis=0)).max() < 1e-5
+    assert np.abs(terms.std(axis=0) - 1).max() < 1e-5

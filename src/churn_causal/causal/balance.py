@@ -23,8 +23,8 @@ class Balance:
         # Columns that are one value (within a level, a tier's indicator) have no balance to
         # speak of: rounding would leave an SMD of noise over noise.
         self.varied = x.max(axis=0) > x.min(axis=0)
-        var = [x[arm].var(axis=0, dtype=float) for arm in (t, ~t)]
-        self.pooled_sd = np.sqrt((var[0] + var[1]) / 2)  # of the unweighted arms
+        _, (v1, v0) = self._moments(np.ones(len(t)), squares=True)
+        self.pooled_sd = np.sqrt(np.maximum(v1 + v0, 0.0) / 2)  # of the unweighted arms
 
     def _moments(self, w: np.ndarray, squares: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """Each arm's weighted mean of every column (treated first), and with ``squares``

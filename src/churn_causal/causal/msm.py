@@ -48,16 +48,18 @@ from churn_causal.design.trials import WEEK_DAYS
 BASELINE = ["tier", "contract_type", "onboarding", "exposure"]
 
 
-def _design(pw: pd.DataFrame, health: bool) -> np.ndarray:
-    """Standardised covariates: baseline, tenure and touch history, plus health if asked."""
+def _design(pw: pd.DataFrame) -> np.ndarray:
+    """Standardised covariates: baseline, tenure and touch history, then (the last two
+    columns, which the baseline-only model leaves out) health and its fall."""
     x = pd.get_dummies(pw[BASELINE], drop_first=True, dtype=float)
     x["week"] = pw["week"]
     x["log_seats"] = pw["log_seats"]
-    if health:
-        x["score"], x["fall"] = pw["score"], pw["fall"]
+    x["score"], x["fall"] = pw["score"], pw["fall"]
     v = x.to_numpy(dtype=float)
     sd = v.std(axis=0)
-    return (v - v.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    v -= v.mean(axis=0)  # in place: millions of person-weeks
+    v /= np.where(sd > 0, sd, 1.0)
+    return v
 
 
 def _logit(x: np.ndarray, y: np.ndarray) -> Logit:
@@ -93,10 +95,12 @@ class IncrementalTouchEffect:
         # Each customer's first row: the weights' running products restart there.
         first = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
         start = np.repeat(first, np.diff(np.r_[first, len(cust)]))
-        p = {}
-        for k in ("msm", "base"):
-            x = _design(pw, health=k == "msm")
-            p[k] = _logit(x, a).predict_proba(x)[:, 1]
+        x = _design(pw)
+        p = {
+            k: _logit(x[:, cols], a).predict_proba(x[:, cols])[:, 1]
+            for k, cols in (("msm", slice(None)), ("base", slice(None, -2)))
+        }
+        del x
         self.treatment_auc_ = float(roc_auc_score(a, p["msm"]))
         w = {k: self._weights(a, v, start) for k, v in p.items()}
         classic = self._classic_hazards(pw)

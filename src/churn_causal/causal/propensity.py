@@ -7,6 +7,7 @@ import numpy as np
 from churn_causal.causal.logit import Logit
 
 LOGIT_CLIP = 12.0
+BLOCK_ROWS = 65_536  # rows of the spline design copied at a time
 
 
 def fit_logit(
@@ -23,26 +24,31 @@ def spline_design(x: np.ndarray, n_numeric: int, n_knots: int = 5) -> np.ndarray
     """The spline propensity's design (float32): the spline terms of the first ``n_numeric``
     columns of ``x`` that vary enough, and the other columns as they are. A splined column's
     linear term is left out: the cubic B-splines and the intercept already span it, and the
-    redundant column only slows the fit."""
+    redundant column only slows the fit.
+
+    The terms are standardised. They let the propensity logit bend: uptake that reacts to a
+    fall in health only once it is a fall (a hinge), or that steps at a phase boundary, is not
+    linear in the covariates, and a linear logit then leaves that confounding in the weights.
+    The design is the largest array of a fit: the terms are standardised in place (any scale
+    fits the same model, so float32's precision will do) and copied into it block by block,
+    so that it never stands beside more than the terms themselves.
+    """
     splined = [j for j in range(n_numeric) if _distinct_above(x[:, j], n_knots)]
     rest = np.setdiff1d(np.arange(x.shape[1]), splined)
-    return np.hstack([x[:, rest].astype(np.float32), _splines(x[:, splined], n_knots)])
-
-
-def _splines(x: np.ndarray, n_knots: int) -> np.ndarray:
-    """Standardised cubic B-spline terms of every column of ``x`` (float32).
-
-    They let the propensity logit bend: uptake that reacts to a fall in health only once it
-    is a fall (a hinge), or that steps at a phase boundary, is not linear in the covariates,
-    and a linear logit then leaves that confounding in the weights.
-    """
-    terms = cubic_bsplines(x, n_knots, np.float32).T  # one contiguous row per term
-    sd = terms.std(axis=1)  # any scale fits the same model: float32's precision will do
-    keep = sd > 0
-    terms = terms[keep]
+    terms = cubic_bsplines(x[:, splined], n_knots, np.float32).T  # one contiguous row a term
+    sd = np.array([term.std() for term in terms])  # a row at a time: no second full array
+    kept = np.flatnonzero(sd > 0)  # a term without data (a column of few values) is left out
     terms -= terms.mean(axis=1, keepdims=True)
-    terms /= sd[keep, None]
-    return terms.T
+    terms /= np.where(sd > 0, sd, 1.0)[:, None]
+    out = np.empty((len(x), len(rest) + len(kept)), dtype=np.float32)
+    out[:, : len(rest)] = x[:, rest]
+    for b in _blocks(len(x)):
+        out[b, len(rest) :] = terms[kept, b].T
+    return out
+
+
+def _blocks(n: int) -> list[slice]:
+    return [slice(s, s + BLOCK_ROWS) for s in range(0, n, BLOCK_ROWS)]
 
 
 def _distinct_above(column: np.ndarray, k: int) -> bool:
