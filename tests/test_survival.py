@@ -6,7 +6,7 @@ from lifelines import KaplanMeierFitter
 from scipy import sparse
 
 from churn_causal.causal.resampling import ClusterSums
-from churn_causal.causal.survival import StratifiedKaplanMeier, cluster_poisson_weights
+from churn_causal.causal.survival import StratifiedKaplanMeier, cluster_bootstrap
 
 
 def km(duration, event, horizon, weights, strata=None):
@@ -77,17 +77,24 @@ def test_resampled_sums_are_the_cluster_bootstrap():
 
 
 def cluster_poisson_weights_batches(clusters, n_boot, seed, batch):
+    """The bootstrap's definition: Poisson(1) per cluster (sorted), ``batch`` rows at a time
+    from one generator, expanded to the cluster's rows."""
     rng = np.random.default_rng(seed)
+    _, codes = np.unique(clusters, return_inverse=True)
     sizes = [min(batch, n_boot - i) for i in range(0, n_boot, batch)]
-    return np.vstack([cluster_poisson_weights(clusters, b, rng) for b in sizes])
+    return np.vstack([rng.poisson(1.0, size=(b, codes.max() + 1))[:, codes] for b in sizes])
 
 
 def test_bootstrap_weights_are_shared_within_a_cluster():
+    """``cluster_bootstrap`` hands the statistic those weights: shared within a cluster, the
+    same in every call with the same seed."""
     clusters = np.array(["a", "b", "a", "c", "b"])
-    w = cluster_poisson_weights(clusters, 50, np.random.default_rng(1))
+    w = cluster_bootstrap(clusters, 50, 1, lambda bw: bw)
     assert w.shape == (50, 5)
+    assert np.array_equal(w, cluster_poisson_weights_batches(clusters, 50, 1, 25))
     assert np.array_equal(w[:, 0], w[:, 2]) and np.array_equal(w[:, 1], w[:, 4])
     assert w.mean() == pytest.approx(1, abs=0.3)
+    assert np.array_equal(w, cluster_bootstrap(clusters, 50, 1, lambda bw: bw))
 
 
 def test_cox_hazard_ratio_matches_lifelines_robust_clustered_fit():

@@ -5,18 +5,37 @@ are built from weighted sums over rows: each row's weight goes to a few cells (a
 curve's exits and deaths at its time, an arm's total and its outcome), so a batch of replicates
 is one product of the (B, clusters) weight matrix with a sparse (clusters, cells) matrix that
 sums the rows once. Time and memory grow with B x (clusters + cells) and one pass over the
-rows, never with B x rows. The draws are those of ``survival.cluster_poisson_weights`` (clusters
-in sorted order, the same generator), so the replicates are the same.
+rows, never with B x rows.
+
+The draws (``poisson_draws``) depend only on the number of clusters, the replicates and the
+seed, so every contrast of a fit (naive, matched, weighted, and the health paths over time)
+resamples its customers with the same draws, drawn once: at 100k customers, 20 million Poisson
+draws per contrast were a fifth of the bootstrap's time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
 
 BATCH = 25
+
+
+@lru_cache(maxsize=4)
+def poisson_draws(n_clusters: int, n_boot: int, seed: int, batch: int = BATCH) -> np.ndarray:
+    """Each cluster's Poisson(1) bootstrap weight in each replicate: a read-only (n_boot,
+    n_clusters) uint8 array (clusters in sorted order), drawn ``batch`` replicates at a time
+    from one generator seeded with ``seed``."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((n_boot, n_clusters), dtype=np.uint8)
+    for start in range(0, n_boot, batch):
+        b = min(batch, n_boot - start)
+        out[start : start + b] = rng.poisson(1.0, size=(b, n_clusters))
+    out.flags.writeable = False
+    return out
 
 
 class ClusterSums:
@@ -49,8 +68,6 @@ class ClusterSums:
     ) -> Iterator[np.ndarray]:
         """(b, K) arrays of resampled column sums, ``batch`` replicates at a time."""
         per_cluster = self.by_cluster(cells).T.tocsr()  # (K, clusters)
-        rng = np.random.default_rng(seed)
+        draws = poisson_draws(len(self.clusters), n_boot, seed, batch)
         for start in range(0, n_boot, batch):
-            b = min(batch, n_boot - start)
-            draws = rng.poisson(1.0, size=(b, len(self.clusters))).astype(float)
-            yield np.asarray(per_cluster @ draws.T).T
+            yield np.asarray(per_cluster @ draws[start : start + batch].T.astype(float)).T

@@ -11,13 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-
-def cluster_poisson_weights(
-    clusters: np.ndarray, n_boot: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Poisson(1) bootstrap weights drawn per cluster (customer), expanded to rows: (B, n)."""
-    uniq, codes = np.unique(np.asarray(clusters), return_inverse=True)
-    return rng.poisson(1.0, size=(n_boot, len(uniq))).astype(float)[:, codes]
+from churn_causal.causal.resampling import BATCH, poisson_draws
 
 
 def cox_binary(
@@ -72,13 +66,19 @@ def cox_binary(
 
 
 def cluster_bootstrap(
-    clusters: np.ndarray, n_boot: int, seed: int, statistic, batch: int = 25
+    clusters: np.ndarray, n_boot: int, seed: int, statistic, batch: int = BATCH
 ) -> np.ndarray:
-    """``statistic(weights)`` for ``n_boot`` cluster-bootstrap weight rows, ``batch`` at a time
-    so that memory stays at ``batch x rows`` whatever ``n_boot`` is."""
-    rng = np.random.default_rng(seed)
-    sizes = [min(batch, n_boot - i) for i in range(0, n_boot, batch)]
-    return np.concatenate([statistic(cluster_poisson_weights(clusters, b, rng)) for b in sizes])
+    """``statistic(weights)`` for ``n_boot`` cluster-bootstrap weight rows (each cluster's
+    Poisson(1) draw of ``resampling.poisson_draws`` on its rows), ``batch`` at a time so that
+    memory stays at ``batch x rows`` whatever ``n_boot`` is."""
+    uniq, codes = np.unique(np.asarray(clusters), return_inverse=True)
+    draws = poisson_draws(len(uniq), n_boot, seed, batch)
+    return np.concatenate(
+        [
+            statistic(draws[start : start + batch].astype(float)[:, codes])
+            for start in range(0, n_boot, batch)
+        ]
+    )
 
 
 def bootstrap_interval(point: float, reps: np.ndarray) -> dict[str, float]:
