@@ -199,7 +199,8 @@ class HealthIndex:
         h = data.health
         h_cust = pd.Index(cust["customer_id"]).get_indexer(h["customer_id"])
         known = h_cust >= 0
-        h, h_cust = h[known], h_cust[known]
+        if not known.all():  # a copy of the readings only where some are left out
+            h, h_cust = h[known], h_cust[known]
         day = _days(h["date"]) - start[h_cust]
         keys = self._key(h_cust, day)
         order = np.argsort(keys, kind="stable")
