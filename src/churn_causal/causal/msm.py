@@ -91,7 +91,7 @@ class IncrementalTouchEffect:
             raise ValueError(f"no customer has a {self.touchpoint} in the first year")
         y = pw["churned"].to_numpy(dtype=float)
         weeks = pw["week"].to_numpy()
-        cust = pw["customer_id"].to_numpy()
+        cust = pd.factorize(pw["customer_id"], sort=True)[0]  # ids' order, without sorting rows
         # Each customer's first row: the weights' running products restart there.
         first = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
         start = np.repeat(first, np.diff(np.r_[first, len(cust)]))
