@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pyarrow
+
 from churn_causal.data.contract import CONTRACT, TABLES, CSData, RawTable
 from churn_causal.data.problems import DataError, Problem, error
 from churn_causal.data.readers import AUTO, read_csv, read_duckdb, read_parquet
@@ -115,6 +117,9 @@ def validated(
     Setting ``TRACE_ENV`` to a file appends a line to it for each validation, so that a run
     (its notebooks included) can be checked to validate its data once."""
     report = validate(read_raw(source, columns, encoding), touchpoints)
+    # Arrow's memory pool (Parquet reading, text columns) keeps what it freed for Arrow, and
+    # numpy never reuses it: at 100k customers 0.4 GB held through the whole analysis.
+    pyarrow.default_memory_pool().release_unused()
     trace = os.environ.get(TRACE_ENV)
     if trace:
         with open(trace, "a", encoding="utf-8") as f:
