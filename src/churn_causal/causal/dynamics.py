@@ -309,7 +309,7 @@ class TouchpointDynamics:
         # Event study: trials with PRE_MONTHS of history, matched on the pre-event trajectory too.
         start = period_start_day(cohort["trial"].to_numpy(), self.design.unit)
         pre_days = np.round(np.arange(1, PRE_MONTHS + 1) * MONTH_DAYS)
-        late = cohort[start >= pre_days[-1]].copy()
+        late = cohort[start >= pre_days[-1]].copy(deep=False)  # already a copy: no second one
         if not late["treated"].any():
             raise ValueError(
                 f"the event study needs trials with {PRE_MONTHS} months of history before them "
