@@ -111,15 +111,17 @@ class IncrementalTouchEffect:
         ones = np.ones(len(pw))
         variants = [(ones, y), (w["msm"], y), (w["base"], y), (ones, classic)]
         h = self.horizon_weeks
-        cells = sparse.hstack(
-            [
-                sparse.csr_matrix(
-                    (v * (e if events else 1.0), (np.arange(len(pw)), weeks)), (len(pw), h)
-                )
-                for v, e in variants
-                for events in (False, True)
-            ]
-        ).tocsr()
+        # Each person-week adds to one week's cell of each variant's rows and events: a CSR
+        # matrix with eight entries a row, built as such (no stacking of eight matrices).
+        values = np.column_stack(
+            [v * (e if events else 1.0) for v, e in variants for events in (False, True)]
+        )
+        columns = (np.arange(values.shape[1]) * h + weeks[:, None]).astype(np.int32)
+        cells = sparse.csr_matrix(
+            (values.ravel(), columns.ravel(), np.arange(0, values.size + 1, values.shape[1])),
+            shape=(len(pw), values.shape[1] * h),
+        )
+        del values, columns
 
         def risks(sums: np.ndarray) -> np.ndarray:
             """(B, 4) first-year risks from (B, 8 x weeks) sums of rows and events."""
