@@ -29,22 +29,27 @@ def spline_design(x: np.ndarray, n_numeric: int, n_knots: int = 5) -> np.ndarray
     The terms are standardised. They let the propensity logit bend: uptake that reacts to a
     fall in health only once it is a fall (a hinge), or that steps at a phase boundary, is not
     linear in the covariates, and a linear logit then leaves that confounding in the weights.
-    The design is the largest array of a fit: the terms are standardised in place (any scale
-    fits the same model, so float32's precision will do) and copied into it block by block,
-    so that it never stands beside more than the terms themselves.
+    The design is the largest array of a fit: it is filled one column's terms at a time,
+    standardised in place (any scale fits the same model, so float32's precision will do), so
+    that it never stands beside more than a few terms.
     """
     splined = [j for j in range(n_numeric) if _distinct_above(x[:, j], n_knots)]
     rest = np.setdiff1d(np.arange(x.shape[1]), splined)
-    terms = cubic_bsplines(x[:, splined], n_knots, np.float32).T  # one contiguous row a term
-    sd = np.array([term.std() for term in terms])  # a row at a time: no second full array
-    kept = np.flatnonzero(sd > 0)  # a term without data (a column of few values) is left out
-    terms -= terms.mean(axis=1, keepdims=True)
-    terms /= np.where(sd > 0, sd, 1.0)[:, None]
-    out = np.empty((len(x), len(rest) + len(kept)), dtype=np.float32)
+    per = n_knots + 1
+    out = np.empty((len(x), len(rest) + per * len(splined)), dtype=np.float32)
     out[:, : len(rest)] = x[:, rest]
-    for b in _blocks(len(x)):
-        out[b, len(rest) :] = terms[kept, b].T
-    return out
+    kept = [np.ones(len(rest), dtype=bool)]
+    for c, j in enumerate(splined):  # a column's terms at a time, each term contiguous
+        terms = cubic_bsplines(x[:, [j]], n_knots, np.float32).T
+        sd = terms.std(axis=1)
+        kept.append(sd > 0)  # a term without data (a column of few values) is left out
+        terms -= terms.mean(axis=1, keepdims=True)
+        terms /= np.where(sd > 0, sd, 1.0)[:, None]
+        first = len(rest) + per * c
+        for b in _blocks(len(x)):
+            out[b, first : first + per] = terms[:, b].T
+    kept = np.concatenate(kept)
+    return out if kept.all() else out[:, kept]
 
 
 def _blocks(n: int) -> list[slice]:
