@@ -50,16 +50,17 @@ BASELINE = ["tier", "contract_type", "onboarding", "exposure"]
 
 def _design(pw: pd.DataFrame) -> np.ndarray:
     """Standardised covariates: baseline, tenure and touch history, then (the last two
-    columns, which the baseline-only model leaves out) health and its fall."""
-    x = pd.get_dummies(pw[BASELINE], drop_first=True, dtype=float)
-    x["week"] = pw["week"]
-    x["log_seats"] = pw["log_seats"]
-    x["score"], x["fall"] = pw["score"], pw["fall"]
-    v = x.to_numpy(dtype=float)
-    sd = v.std(axis=0)
-    v -= v.mean(axis=0)  # in place: millions of person-weeks
-    v /= np.where(sd > 0, sd, 1.0)
-    return v
+    columns, which the baseline-only model leaves out) health and its fall. Filled a column
+    at a time in float32, the precision the logistic fit takes its design in: millions of
+    person-weeks never stand in float64."""
+    x = pd.get_dummies(pw[BASELINE], drop_first=True)
+    columns = [x[c] for c in x.columns] + [pw[c] for c in ("week", "log_seats", "score", "fall")]
+    out = np.empty((len(pw), len(columns)), dtype=np.float32)
+    for k, column in enumerate(columns):
+        v = column.to_numpy(dtype=float)
+        sd = v.std()
+        out[:, k] = (v - v.mean()) / (sd if sd > 0 else 1.0)
+    return out
 
 
 def _logit(x: np.ndarray, y: np.ndarray) -> Logit:
