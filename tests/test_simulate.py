@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from churn_causal.design.trials import WEEK_DAYS, TrialDesign
+from churn_causal.sim.records import HealthRecords
 from churn_causal.sim.simulate import default_params, merge_params, parse_assignments, simulate
 from churn_causal.sim.truth import counterfactual_churn, run_factual, truth_for
-from churn_causal.sim.world import TOUCHPOINTS, World, make_population
+from churn_causal.sim.world import TOUCHPOINTS, State, Suppression, World, make_population
 
 
 def test_same_seed_gives_identical_data_and_truth():
@@ -74,27 +75,61 @@ def test_annual_contracts_churn_only_at_renewal(world):
 def test_outcomes_are_identical_in_both_worlds_unless_an_event_is_removed():
     """Common random numbers: removing no event must reproduce the factual path exactly.
 
-    Each treated unit is re-simulated with another touchpoint's window events removed: units that
-    had none of those keep their factual churn day; removing real events changes some."""
+    Each trial's treated units are simulated again from the start (alone, on the same draws) to
+    the window's start, then with another touchpoint's window events removed: units that had
+    none of those keep their factual churn day; removing real events changes some."""
     p = default_params()
     design = TrialDesign(first=1, last=12, window=1, horizon_days=365)
     pop = make_population(6_000, seed=7, p=p)
     world = World(p, weeks=design.last_day_needed // WEEK_DAYS + 1)
-    state, trials, _, _ = run_factual(world, pop, p, {"month": design}, np.full(6_000, 10**6))
+    health = HealthRecords(pop.start_day, np.datetime64(p["calendar"]["first_start"], "D"))
+    state, trials, _ = run_factual(world, pop, p, {"month": design}, np.full(6_000, 10**6), health)
     compared = changed = 0
     for trial in trials:
         end = trial.hi + design.horizon_days + 1  # simulated up to the end of the horizon
         factual = np.minimum(state.churn_day[trial.unit_rows], end)
+        start = State.initial(pop, p).take(trial.unit_rows)
+        for w in range(trial.first_week):
+            world.step(start, w)
+        own = Suppression(k=trial.unit_k, lo=trial.lo, hi=trial.hi)
+        cf = counterfactual_churn(world, start.take(slice(None)), own, design.horizon_days)
+        assert np.array_equal(cf, trial.cf_churn_day)  # as run when the trial closed
+        treated = np.zeros((len(pop.tier), 4), dtype=bool)
+        treated[trial.unit_rows, trial.unit_k] = True
         other_k = (trial.unit_k + 1) % 4
-        other = dataclasses.replace(trial, unit_k=other_k)
-        cf = np.minimum(counterfactual_churn(world, other, design.horizon_days), end)
-        had_other = trial.treated[trial.unit_rows, other_k]
-        assert np.array_equal(cf[~had_other], factual[~had_other])
+        other = dataclasses.replace(own, k=other_k)
+        cf_other = np.minimum(counterfactual_churn(world, start, other, design.horizon_days), end)
+        had_other = treated[trial.unit_rows, other_k]
+        assert np.array_equal(cf_other[~had_other], factual[~had_other])
         compared += int((~had_other).sum())
-        cf = np.minimum(counterfactual_churn(world, trial, design.horizon_days), end)
-        changed += int((cf != factual).sum())
+        changed += int((np.minimum(cf, end) != factual).sum())
     assert compared > 20_000
     assert changed > 0
+
+
+def test_streamed_health_parquet_reads_back_as_the_frame(tmp_path):
+    """``write`` streams the health table from its records in chunks of customers: the file
+    must read back exactly as the whole in-memory table written by pandas."""
+    sim = simulate(1_500, seed=8)
+    assert len(sim.health_records) == len(sim.health)
+    sim.health.to_parquet(tmp_path / "whole.parquet", index=False)
+    sim.write(tmp_path / "data")
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "data" / "health.parquet"),
+        pd.read_parquet(tmp_path / "whole.parquet"),
+        check_exact=True,
+    )
+
+
+def test_health_parquet_does_not_depend_on_the_chunk_size(tmp_path):
+    records = simulate(1_500, seed=8).health_records
+    tables = []
+    for chunk in (1, 333, 10_000):
+        records.write(tmp_path / f"{chunk}.parquet", chunk_customers=chunk)
+        tables.append(pd.read_parquet(tmp_path / f"{chunk}.parquet"))
+    for table in tables[1:]:
+        pd.testing.assert_frame_equal(table, tables[0], check_exact=True)
+    assert tables[0]["customer_id"].is_monotonic_increasing
 
 
 def test_weekly_and_monthly_truths_are_both_written(world):

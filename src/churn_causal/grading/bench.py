@@ -157,7 +157,7 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
         t1 = time.perf_counter()
         sim.write(data_dir)
         out["write_seconds"] = round(time.perf_counter() - t1, 2)
-        out["rows"] = len(sim.health)
+        out["rows"] = len(sim.health_records)
     elif step == "report":
         out["rows"] = _report(data_dir)
         out["seconds"] = time.perf_counter() - t0

@@ -12,14 +12,19 @@ import numpy as np
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
+_BLOCK = 16_384  # customers per block of draws: 14 streams of them are 1.8 MB
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a bijective 64-bit hash (uint64 arithmetic wraps by design)."""
-    z = z + _GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+    """splitmix64 finaliser: a bijective 64-bit hash (uint64 arithmetic wraps by design).
+
+    Hashes ``z`` in place (callers pass a fresh array), with one temporary."""
+    z += _GOLDEN
+    for shift, factor in ((30, _M1), (27, _M2)):
+        z ^= z >> np.uint64(shift)
+        z *= factor
+    z ^= z >> np.uint64(31)
+    return z
 
 
 def customer_keys(seed: int, n: int) -> np.ndarray:
@@ -35,6 +40,16 @@ def stream_keys(weeks: int, streams: int) -> np.ndarray:
 
 
 def uniforms(keys: np.ndarray, stream_keys_w: np.ndarray) -> np.ndarray:
-    """Uniform(0, 1) draws of shape (len(keys), streams) for one week."""
-    bits = _mix(keys[:, None] ^ stream_keys_w[None, :]) >> np.uint64(11)
-    return (bits.astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
+    """Uniform(0, 1) draws of shape (len(keys), streams) for one week.
+
+    Made ``_BLOCK`` customers at a time: the hash is a dozen passes over its array, about twice
+    as fast on a block that stays in the CPU's cache as on a week of a million customers."""
+    out = np.empty((len(keys), len(stream_keys_w)))
+    for lo in range(0, len(keys), _BLOCK):
+        bits = _mix(keys[lo : lo + _BLOCK, None] ^ stream_keys_w[None, :])
+        bits >>= np.uint64(11)
+        block = out[lo : lo + _BLOCK]
+        block[...] = bits
+        block += 0.5
+        block *= 1.0 / 9007199254740992.0
+    return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,9 @@ import pandas as pd
 import yaml
 
 from churn_causal.design.trials import WEEK_DAYS, TrialDesign
-from churn_causal.progress import tracked
-from churn_causal.sim.truth import TruthAccumulator, counterfactual_churn, run_factual
-from churn_causal.sim.world import PILLARS, TIERS, TOUCHPOINTS, State, World, make_population
+from churn_causal.sim.records import HealthRecords, customer_ids
+from churn_causal.sim.truth import TruthAccumulator, run_factual
+from churn_causal.sim.world import TIERS, TOUCHPOINTS, State, World, make_population
 
 SCHEMA_VERSION = 1
 
@@ -73,17 +74,26 @@ def parse_assignments(items: list[str]) -> dict:
 # ------------------------------------------------------------------------------ driver
 @dataclass
 class SimulationResult:
+    """The simulated data set; the health table is kept as compact records (``health_records``)
+    and built as a frame only when ``health`` is first used."""
+
     customers: pd.DataFrame
-    health: pd.DataFrame
+    health_records: HealthRecords
     touches: pd.DataFrame
     truth: dict[str, Any]
 
+    @cached_property
+    def health(self) -> pd.DataFrame:
+        return self.health_records.frame()
+
     def write(self, out_dir: str | Path) -> Path:
-        """Write the three tables as Parquet and truth.json into ``out_dir``."""
+        """Write the three tables as Parquet and truth.json into ``out_dir``; the health table is
+        streamed from its records, never built whole."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("customers", "health", "touches"):
-            getattr(self, name).to_parquet(out / f"{name}.parquet", index=False)
+        self.customers.to_parquet(out / "customers.parquet", index=False)
+        self.health_records.write(out / "health.parquet")
+        self.touches.to_parquet(out / "touches.parquet", index=False)
         (out / "truth.json").write_text(json.dumps(self.truth, indent=2) + "\n")
         return out
 
@@ -122,17 +132,17 @@ def simulate(
     weeks = max(int(observe_days.max()), last_day) // WEEK_DAYS + 1
     world = World(p, weeks)
 
-    st, closed, health_parts, touch_parts = run_factual(world, pop, p, designs, observe_days)
+    health = HealthRecords(pop.start_day, first)
+    st, closed, touch_parts = run_factual(world, pop, p, designs, observe_days, health)
 
     acc = {name: TruthAccumulator() for name in designs}
-    for trial in tracked(closed, "the truth of each trial"):
+    for trial in closed:
         horizon = designs[trial.design].horizon_days
-        cf = counterfactual_churn(world, trial, horizon)
-        acc[trial.design].add(trial, st.churn_day, cf, pop.tier, horizon, observe_days)
+        acc[trial.design].add(trial, st.churn_day, pop.tier, horizon, observe_days)
 
     truth = {
         "schema_version": SCHEMA_VERSION,
-        "dynamics": dynamics_truth(p, world, pop),
+        "dynamics": dynamics_truth(p, pop, st.churn_day),
         "seed": seed,
         "customers": customers,
         "data_end": str(data_end),
@@ -160,7 +170,7 @@ def simulate(
     }
     return SimulationResult(
         customers=_customers_table(pop, st.churn_day, observe_days, first),
-        health=_health_table(health_parts, pop, first),
+        health_records=health,
         touches=_touches_table(touch_parts, pop, first),
         truth=truth,
     )
@@ -169,20 +179,22 @@ def simulate(
 MSM_TOUCHPOINT, MSM_WEEKS, MSM_DELTA = "cs_touch", 53, 0.5
 
 
-def dynamics_truth(p: dict, world: World, pop) -> dict[str, Any]:
+def dynamics_truth(p: dict, pop, churn_day: np.ndarray) -> dict[str, Any]:
     """What the dynamics analyses estimate: each effect's half-life and mechanism (set in the
     parameters), and for cs_touch the incremental intervention: every customer's first
     ``MSM_WEEKS`` weeks simulated again with each week's odds of a touch times ``MSM_DELTA``
-    (same draws), against the same weeks as they happened."""
+    (same draws), against the same weeks as they happened (the factual ``churn_day``)."""
     ef = p["effects"]
     shifted = copy.deepcopy(p)
     shifted["uptake"][MSM_TOUCHPOINT]["intercept"] += float(np.log(MSM_DELTA))
-    churned = {}
-    for regime, w_ in (("natural", world), ("intervention", World(shifted, MSM_WEEKS))):
-        st = State.initial(pop, p)
-        for w in range(MSM_WEEKS):
-            w_.step(st, w)
-        churned[regime] = float((st.churn_day <= WEEK_DAYS * MSM_WEEKS).mean())
+    world, st = World(shifted, MSM_WEEKS), State.initial(pop, p)
+    for w in range(MSM_WEEKS):
+        world.step(st, w)
+    horizon = WEEK_DAYS * MSM_WEEKS
+    churned = {
+        "natural": float((churn_day <= horizon).mean()),
+        "intervention": float((st.churn_day <= horizon).mean()),
+    }
     return {
         "half_life_days": {k: ef[k]["half_life_days"] for k in TOUCHPOINTS},
         "mechanism": {
@@ -206,14 +218,6 @@ def dynamics_truth(p: dict, world: World, pop) -> dict[str, Any]:
     }
 
 
-def customer_ids(n: int) -> np.ndarray:
-    return np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
-
-
-def _id_column(rows: np.ndarray, n: int) -> pd.Categorical:
-    return pd.Categorical.from_codes(rows, categories=customer_ids(n))
-
-
 def _customers_table(pop, churn_day, observe_days, first) -> pd.DataFrame:
     start = first + pop.start_day.astype("timedelta64[D]")
     seen = churn_day <= observe_days
@@ -233,26 +237,6 @@ def _customers_table(pop, churn_day, observe_days, first) -> pd.DataFrame:
     )
 
 
-def _health_table(parts, pop, first) -> pd.DataFrame:
-    rows = np.concatenate([p[0] for p in parts])
-    weeks = np.concatenate([np.full(len(p[0]), p[1], dtype=np.int32) for p in parts])
-    pillars = np.concatenate([p[2] for p in parts])
-    score = np.concatenate([p[3] for p in parts])
-    order = np.lexsort((weeks, rows))
-    rows, weeks, pillars, score = rows[order], weeks[order], pillars[order], score[order]
-    day = pop.start_day[rows] + WEEK_DAYS * weeks
-    df = pd.DataFrame(
-        {
-            "customer_id": _id_column(rows, len(pop.tier)),
-            "date": pd.to_datetime(first + day.astype("timedelta64[D]")),
-            "score": np.round(score.astype(np.float64), 1),
-        }
-    )
-    for j, name in enumerate(PILLARS):
-        df[name] = np.round(pillars[:, j].astype(np.float64), 1)
-    return df
-
-
 def _touches_table(parts, pop, first) -> pd.DataFrame:
     rows = np.concatenate([p[0] for p in parts])
     k = np.concatenate([p[1] for p in parts])
@@ -261,7 +245,7 @@ def _touches_table(parts, pop, first) -> pd.DataFrame:
     rows, k, day = rows[order], k[order], day[order]
     return pd.DataFrame(
         {
-            "customer_id": _id_column(rows, len(pop.tier)),
+            "customer_id": pd.Categorical.from_codes(rows, categories=customer_ids(len(pop.tier))),
             "date": pd.to_datetime(first + (pop.start_day[rows] + day).astype("timedelta64[D]")),
             "touchpoint": pd.Categorical.from_codes(k, categories=list(TOUCHPOINTS)),
         }

@@ -1,9 +1,10 @@
 """Exact ground truth: the treated customers of each trial simulated again without the touchpoint.
 
-``run_factual`` runs the observed world and keeps, for each trial of each design (monthly and
-weekly), the state at the start of its window and who was treated; ``counterfactual_churn``
-re-simulates the treated customers with that window's events of the touchpoint removed;
-``TruthAccumulator`` pools the effects; ``truth_for`` finds the truth of a given design.
+``run_factual`` runs the observed world; as each trial (monthly and weekly designs) closes, its
+treated customers are re-simulated from the start of its window with the window's events of the
+touchpoint removed (``counterfactual_churn``), and only their rows and counterfactual churn days
+are kept. ``TruthAccumulator`` pools the effects once the factual churn days are final;
+``truth_for`` finds the truth of a given design.
 """
 
 from __future__ import annotations
@@ -16,26 +17,29 @@ import pandas as pd
 
 from churn_causal.design.trials import WEEK_DAYS, TrialDesign
 from churn_causal.progress import tracked
+from churn_causal.sim.records import HealthRecords
 from churn_causal.sim.world import TIERS, TOUCHPOINTS, Population, State, Suppression, World
 
 
 @dataclass
 class Trial:
-    """Bookkeeping of one trial during the factual run.
+    """One trial of the factual run.
 
-    While the window is open ``snapshot`` is everyone's state at its start; ``close`` keeps only
-    the treated units (``unit_rows``, ``unit_k``), so finished trials hold little memory.
+    While its window is open, ``snapshot`` is everyone's state at its start and ``treated`` marks
+    who has had each touchpoint in it. ``close`` runs the counterfactual of the treated units and
+    keeps only what the truth needs, so a closed trial holds little memory: their rows
+    (``unit_rows``), touchpoints (``unit_k``) and counterfactual churn days (``cf_churn_day``).
     """
 
     design: str
     m: int
     lo: int
     hi: int
-    snapshot: State
-    treated: np.ndarray  # (n, 4)
-    eligible: np.ndarray | None = None  # (n,) alive at the window's start, set on close
+    snapshot: State | None
+    treated: np.ndarray | None  # (n, 4) while the window is open
     unit_rows: np.ndarray | None = None
     unit_k: np.ndarray | None = None
+    cf_churn_day: np.ndarray | None = None
 
     @property
     def first_week(self) -> int:
@@ -45,12 +49,20 @@ class Trial:
     def last_week(self) -> int:
         return (self.hi - 1) // WEEK_DAYS
 
-    def close(self) -> None:
-        """Keep the eligible treated customers' starting states, touchpoint by touchpoint."""
-        self.eligible = self.snapshot.alive.copy()
-        self.treated &= self.eligible[:, None]
-        self.unit_k, self.unit_rows = np.nonzero(self.treated.T)
-        self.snapshot = self.snapshot.take(self.unit_rows)
+    def close(self, world: World, horizon_days: int) -> None:
+        """Run the treated units' counterfactual, touchpoint by touchpoint; drop the snapshot.
+
+        Events happen only to customers alive at the week's start, so every treated unit was
+        alive at the window's start (eligible)."""
+        unit_k, unit_rows = np.nonzero(self.treated.T)
+        self.cf_churn_day = counterfactual_churn(
+            world,
+            self.snapshot.take(unit_rows),
+            Suppression(k=unit_k, lo=self.lo, hi=self.hi),
+            horizon_days,
+        )
+        self.unit_rows, self.unit_k = unit_rows.astype(np.int32), unit_k.astype(np.int8)
+        self.snapshot = self.treated = None
 
 
 def run_factual(
@@ -59,14 +71,18 @@ def run_factual(
     p: dict,
     designs: dict[str, TrialDesign],
     observe_days: np.ndarray,
-) -> tuple[State, list[Trial], list, list]:
-    """Run the observed world; keep each trial's treated customers' starting states."""
+    health: HealthRecords,
+) -> tuple[State, list[Trial], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Run the observed world, closing each trial (its counterfactual run) as its window ends.
+
+    Records the observed health readings into ``health``; returns the final state, the closed
+    trials and each week's observed touches (rows, touchpoint, tenure day)."""
     customers = len(pop.tier)
     st = State.initial(pop, p)
     trials = {(name, k): d.window_days(k) for name, d in designs.items() for k in d.trials}
     open_trials: dict[tuple[str, int], Trial] = {}
     closed: list[Trial] = []
-    health_parts, touch_parts = [], []
+    touch_parts = []
     for w in tracked(range(world.weeks), "simulating the world's weeks"):
         for (name, m), (lo, hi) in trials.items():
             if lo // WEEK_DAYS == w:
@@ -75,35 +91,35 @@ def run_factual(
                 )
         out = world.step(st, w)
         seen = np.flatnonzero(out.alive & (WEEK_DAYS * w <= observe_days))
-        health_parts.append(
-            (
-                seen.astype(np.int32),
-                w,
-                out.pillars[seen].astype(np.float32),
-                out.score[seen].astype(np.float32),
-            )
-        )
+        health.add(w, seen, out.score[seen], out.pillars[seen])
         ev_rows, ev_k = np.nonzero(out.events)
         ev_day = out.event_day[ev_rows, ev_k]
         keep = ev_day <= observe_days[ev_rows]
-        touch_parts.append((ev_rows[keep], ev_k[keep], ev_day[keep]))
+        touch_parts.append(
+            (
+                ev_rows[keep].astype(np.int32),
+                ev_k[keep].astype(np.int8),
+                ev_day[keep].astype(np.int32),
+            )
+        )
         for key in list(open_trials):
             trial = open_trials[key]
             trial.treated |= out.events & (out.event_day >= trial.lo) & (out.event_day < trial.hi)
             if w == trial.last_week:
-                trial.close()
+                trial.close(world, designs[trial.design].horizon_days)
                 closed.append(open_trials.pop(key))
 
-    return st, closed, health_parts, touch_parts
+    return st, closed, touch_parts
 
 
-def counterfactual_churn(world: World, trial: Trial, horizon_days: int) -> np.ndarray:
-    """Churn day of each of a closed trial's treated units with the window's events of its
-    touchpoint removed (``trial.unit_k`` says which touchpoint)."""
-    units = trial.snapshot.take(slice(None))
-    suppress = Suppression(k=trial.unit_k, lo=trial.lo, hi=trial.hi)
-    last_week = (trial.hi + horizon_days) // WEEK_DAYS - 1
-    for w in range(trial.first_week, last_week + 1):
+def counterfactual_churn(
+    world: World, units: State, suppress: Suppression, horizon_days: int
+) -> np.ndarray:
+    """Churn day of each unit, simulated from its state at the start of week
+    ``suppress.lo // WEEK_DAYS`` up to ``horizon_days`` after ``suppress.hi`` with its events of
+    touchpoint ``suppress.k`` in the window removed; advances ``units`` in place."""
+    last_week = (suppress.hi + horizon_days) // WEEK_DAYS - 1
+    for w in range(suppress.lo // WEEK_DAYS, last_week + 1):
         world.step(units, w, suppress)
     return units.churn_day
 
@@ -124,22 +140,26 @@ class TruthAccumulator:
         self,
         trial: Trial,
         factual: np.ndarray,
-        cf: np.ndarray,
         tier: np.ndarray,
         horizon: int,
         observe_days: np.ndarray,
     ) -> None:
-        """Add a closed trial: ``factual`` churn days of everyone, ``cf`` of its treated units.
+        """Add a closed trial, given the ``factual`` churn days of everyone.
 
         ``observe_days`` (each customer's last observed tenure day) marks the customer-trials
         whose window closed by the data end: the ones a cohort built from the data can hold.
+        Alive at time zero implies alive at the window's start, so ``at_risk`` are eligible.
         """
         t0, h = trial.hi, horizon
         in_data = t0 <= observe_days
-        at_risk = trial.eligible & (factual > t0) & in_data
+        at_risk = (factual > t0) & in_data
         y, _ = _outcomes(factual, t0, h)
+        treated = np.zeros(len(factual), dtype=bool)
         for k in range(len(TOUCHPOINTS)):
-            treated = trial.treated[:, k]
+            of_k = trial.unit_k == k
+            rows = trial.unit_rows[of_k]
+            treated[:] = False
+            treated[rows] = True
             self.naive.append(
                 {
                     "k": np.full(2, k),
@@ -148,8 +168,7 @@ class TruthAccumulator:
                     "events": np.array([y[at_risk & treated].sum(), y[at_risk & ~treated].sum()]),
                 }
             )
-            rows = trial.unit_rows[trial.unit_k == k]
-            cd1, cd0 = factual[rows], cf[trial.unit_k == k]
+            cd1, cd0 = factual[rows], trial.cf_churn_day[of_k]
             y1, r1 = _outcomes(cd1, t0, h)
             y0, r0 = _outcomes(cd0, t0, h)
             self.rows.append(
