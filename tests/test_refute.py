@@ -8,7 +8,7 @@ import pytest
 from test_estimate import confounded
 
 from churn_causal.causal.estimate import EffectEstimator
-from churn_causal.causal.refute import _judge
+from churn_causal.causal.refute import _judge, dowhy_check
 from churn_causal.causal.reliability import verdict
 
 
@@ -46,6 +46,24 @@ def test_time_to_event_is_refuted_on_the_event_by_the_horizon():
     ref = result.to_dict()["refutation"]
     assert ref["rows"] < 8_000  # rows censored before the horizon are left out
     assert abs(ref["estimate"] - truth) < 0.05
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_an_outcome_beside_the_table_is_the_outcome_as_a_column(weighted):
+    """The time-to-event path hands the event by the horizon as a Series (NaN = unknown) so
+    that the cohort is not copied: the same rows are sampled and the same answer comes out."""
+    import numpy as np
+
+    df, _ = confounded(n=6_000, kind="binary")
+    rng = np.random.default_rng(4)
+    y = df["y"].astype(float).where(rng.random(len(df)) > 0.2)  # a fifth unknown
+    df["w"] = np.where(df["t"], 1.0, rng.choice([1.0, 3.0], len(df)))
+    args = ("t", ["x", "segment"])
+    kwargs = {"sample": 3_000, "simulations": 2, "seed": 1, "weights": "w" if weighted else None}
+    beside = dowhy_check(df, *args, y, **kwargs)
+    column = dowhy_check(df.assign(y=y), *args, "y", **kwargs)
+    assert beside == column
+    assert beside["rows"] == 3_000
 
 
 @pytest.mark.parametrize(

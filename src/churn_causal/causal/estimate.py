@@ -179,7 +179,7 @@ class _Data:
             x=self.x[rows],
             t=self.t[rows],
             cluster=self.cluster[rows],
-            shown=self.shown[rows],
+            shown=part(self.shown),
             shown_names=self.shown_names,
             y=part(self.y),
             duration=part(self.duration),
@@ -313,15 +313,21 @@ class EffectEstimator:
     def prepare(self, df: pd.DataFrame | Prepared) -> Prepared:
         """Check, clean and encode ``df`` once (a ``Prepared`` made for the same columns is
         returned as it is, so that several estimators can share one)."""
+        return self._prepared(df, shown=True)
+
+    def _prepared(self, df: pd.DataFrame | Prepared, shown: bool) -> Prepared:
+        """``prepare``; without the balance tables' encoding unless ``shown``."""
         if isinstance(df, Prepared):
             if df.columns != self._columns:
                 raise ValueError("this table was prepared for other columns")
             return df
         notes: list[str] = []
-        data, kept = self._prepare(df, notes)
+        data, kept = self._prepare(df, notes, shown)
         return Prepared(data, kept, notes, self._columns)
 
-    def _prepare(self, df: pd.DataFrame, notes: list[str]) -> tuple[_Data, pd.DataFrame]:
+    def _prepare(
+        self, df: pd.DataFrame, notes: list[str], shown: bool
+    ) -> tuple[_Data, pd.DataFrame]:
         self._check_columns(df)
         incomplete = df[self.covariates].isna().any(axis=1)
         lacking = df[[self.treatment, *self._outcome_columns]].isna().any(axis=1)
@@ -346,17 +352,17 @@ class EffectEstimator:
         cluster = (
             pd.factorize(df[self.cluster], sort=True)[0] if self.cluster else np.arange(len(df))
         )
-        shown = pd.get_dummies(df[self.covariates], dtype=np.float32)  # balance tables only
         data = _Data(
             x=x,
             t=t,
             cluster=cluster,
-            shown=shown.to_numpy(dtype=np.float32),
-            shown_names=list(shown.columns),
             n_numeric=n_numeric,
             exact=self._strata(df),
             base=df[self.weight].to_numpy(dtype=float) if self.weight else np.ones(len(df)),
         )
+        if shown:  # the covariates as the balance tables show them
+            table = pd.get_dummies(df[self.covariates], dtype=np.float32)
+            data.shown, data.shown_names = table.to_numpy(dtype=np.float32), list(table.columns)
         if self.km_strata:
             data.strata = pd.factorize(df[self.km_strata])[0]
         if self.outcome:
@@ -737,8 +743,7 @@ class EffectEstimator:
             outcome = self.outcome
         else:
             y, c = data.by_horizon
-            outcome = "_event_by_horizon"
-            df = df.assign(**{outcome: np.where(c > 0, y, np.nan)})
+            outcome = pd.Series(np.where(c > 0, y, np.nan), index=df.index)
         return dowhy_check(
             df,
             self.treatment,
@@ -867,7 +872,7 @@ class EffectEstimator:
         """The rows kept and the matched pairs as (treated row, control row) positions in
         them, for contrasts aligned on each treated row's own time of treatment (a treated
         row appears once per matched control)."""
-        prepared = self.prepare(df)
+        prepared = self._prepared(df, shown=False)  # no balance tables here
         treated, control = self._pairs(prepared.data, self._propensity(prepared.data))
         return prepared.df, treated, control
 

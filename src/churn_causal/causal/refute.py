@@ -40,7 +40,7 @@ def dowhy_check(
     df: pd.DataFrame,
     treatment: str,
     covariates: list[str],
-    outcome: str,
+    outcome: str | pd.Series,
     estimand: str = "ATT",
     sample: int = 20_000,
     simulations: int = 10,
@@ -51,6 +51,8 @@ def dowhy_check(
 ) -> dict[str, Any]:
     """DoWhy's propensity-weighting estimate and the three refutations, as a JSON-able dict.
 
+    ``outcome`` is a column of ``df`` or a Series aligned with its rows (NaN = unknown).
+
     ``se`` is the standard error of the estimate on all of ``df``; scaled to the sample, it
     sets how much the refuted estimates may move by chance. ``risk``: the outcome is binary,
     so that a move of half a percentage point is never a failure. ``weights`` names a column of
@@ -58,17 +60,22 @@ def dowhy_check(
     which takes none, sees the table the rows stand for."""
     from dowhy import CausalModel
 
-    rows = df[df[outcome].notna()]
-    noise = (se or 0.0) * np.sqrt(len(rows) / min(len(rows), sample))
-    w = rows[weights].to_numpy() if weights else None
+    y = df[outcome] if isinstance(outcome, str) else outcome
+    known = np.flatnonzero(y.notna().to_numpy())
+    noise = (se or 0.0) * np.sqrt(len(known) / min(len(known), sample))
+    # The sample's positions among the known rows, drawn as DataFrame.sample draws them; only
+    # the sample's rows are copied out of ``df`` (a weekly cohort has millions).
+    w = df[weights].to_numpy()[known] if weights else None
     if w is not None and (w != w[0]).any():
-        rows = rows.sample(sample, replace=True, weights=rows[weights], random_state=seed)
-    elif len(rows) > sample:
-        rows = rows.sample(sample, random_state=seed)
+        picked = pd.Series(w).sample(sample, replace=True, weights=w, random_state=seed).index
+    elif len(known) > sample:
+        picked = pd.RangeIndex(len(known)).to_series().sample(sample, random_state=seed).index
+    else:
+        picked = pd.RangeIndex(len(known))
+    at = known[picked.to_numpy()]
+    rows = df.iloc[at]
     x, names = _numeric(rows, covariates)
-    data = x.assign(
-        t=rows[treatment].astype(bool).to_numpy(), y=rows[outcome].astype(float).to_numpy()
-    )
+    data = x.assign(t=rows[treatment].astype(bool).to_numpy(), y=y.to_numpy(dtype=float)[at])
     columns = list(data.columns)
     logging.getLogger("dowhy").setLevel(logging.ERROR)
     with warnings.catch_warnings():
