@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from churn_causal.causal.cohort import cohort_estimator
-from churn_causal.causal.estimate import Prepared
+from churn_causal.causal.estimate import EffectEstimator, Prepared
 from churn_causal.causal.msm import IncrementalTouchEffect
 from churn_causal.causal.survival import bootstrap_interval, cluster_bootstrap
 from churn_causal.data.contract import CSData
@@ -281,32 +281,54 @@ class TouchpointDynamics:
         self.lags_days, self.event_weeks = np.array(lags_days), np.array(event_weeks)
 
     def fit(
-        self, data: CSData, cohort: pd.DataFrame | None = None, prepared: Prepared | None = None
+        self,
+        data: CSData,
+        cohort: pd.DataFrame | None = None,
+        prepared: Prepared | None = None,
+        incremental: dict[str, Any] | None = None,
     ) -> TouchpointDynamics:
         """Estimate on ``data``, from the touchpoint's target-trial ``cohort`` under this
         design when it is given, and that cohort ``prepared`` for estimation (the touchpoint
-        report builds and prepares it once for all its analyses)."""
+        report builds and prepares it once for all its analyses). ``incremental``: the result
+        of ``incremental_effect`` when the caller has it already (the report computes it
+        before its cohort takes memory)."""
         with progress(f"the effects of {self.touchpoint} over time"):
-            return self._fit(data, cohort, prepared)
+            if cohort is None:
+                cohort = build_cohort(data, self.touchpoint, self.design)
+            health = HealthLookup(data)
+            # Pairs matched on a linear logit: with the spline terms of the churn estimate the
+            # seminar's matched pairs were no longer parallel before the touch (pre-trend).
+            estimator = cohort_estimator(
+                data.touchpoints, self.design.horizon_days, propensity="linear"
+            )
+            self.lags_ = self._lags(health, estimator, prepared or cohort)
+            advance("effect by days after the touch")
+            self.event_study_ = self._event_study(health, estimator, cohort)
+            advance("event study")
+            self.msm_ = self.incremental_effect(data) if incremental is None else incremental
+        return self
 
-    def _fit(
-        self, data: CSData, cohort: pd.DataFrame | None, prepared: Prepared | None
-    ) -> TouchpointDynamics:
-        if cohort is None:
-            cohort = build_cohort(data, self.touchpoint, self.design)
-        health = HealthLookup(data)
-        # Pairs matched on a linear logit: with the spline terms of the churn estimate the
-        # seminar's matched pairs were no longer parallel before the touch (pre-trend check).
-        estimator = cohort_estimator(
-            data.touchpoints, self.design.horizon_days, propensity="linear"
-        )
-        rows, t, c = estimator.matched_pairs(prepared or cohort)
-        cluster = rows["customer_id"].to_numpy()[t]
+    def incremental_effect(self, data: CSData) -> dict[str, Any] | None:
+        """The time-varying IPW effect (``IncrementalTouchEffect``) for weekly designs, where
+        the touchpoint reacts to health; None for the others."""
+        if self.design.unit != "week":
+            return None
+        msm = IncrementalTouchEffect(self.touchpoint, n_boot=self.n_boot, seed=self.seed)
+        return msm.fit(data).result_
+
+    def _lags(
+        self, health: HealthLookup, estimator: EffectEstimator, table: pd.DataFrame | Prepared
+    ) -> LagEffects:
+        rows, t, c = estimator.matched_pairs(table)
         yt, yc = paired_paths(health, rows, t, c, self.lags_days)
-        self.lags_ = lag_effects(self.lags_days, yt, yc, cluster, self.n_boot, self.seed)
-        advance("effect by days after the touch")
+        cluster = rows["customer_id"].to_numpy()[t]
+        return lag_effects(self.lags_days, yt, yc, cluster, self.n_boot, self.seed)
 
-        # Event study: trials with PRE_MONTHS of history, matched on the pre-event trajectory too.
+    def _event_study(
+        self, health: HealthLookup, estimator: EffectEstimator, cohort: pd.DataFrame
+    ) -> dict[str, Any]:
+        """Trials with PRE_MONTHS of history, matched on the pre-event trajectory too (a
+        method of its own, so that its cohort and pairs are freed before what comes next)."""
         start = period_start_day(cohort["trial"].to_numpy(), self.design.unit)
         pre_days = np.round(np.arange(1, PRE_MONTHS + 1) * MONTH_DAYS)
         late = cohort[start >= pre_days[-1]].copy(deep=False)  # already a copy: no second one
@@ -324,18 +346,9 @@ class TouchpointDynamics:
         trajectory.covariates = [*estimator.covariates, *names]
         rows, t, c = trajectory.matched_pairs(late)
         yt, yc = paired_paths(health, rows, t, c, 7 * self.event_weeks)
-        self.event_study_ = event_study(
+        return event_study(
             self.event_weeks, yt, yc, rows["customer_id"].to_numpy()[t], self.n_boot, self.seed
         )
-        advance("event study")
-        self.msm_ = (
-            IncrementalTouchEffect(self.touchpoint, n_boot=self.n_boot, seed=self.seed)
-            .fit(data)
-            .result_
-            if self.design.unit == "week"  # weekly trials: the touchpoint reacts to health
-            else None
-        )
-        return self
 
     def to_dict(self) -> dict[str, Any]:
         es = self.event_study_

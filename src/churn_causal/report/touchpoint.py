@@ -60,6 +60,14 @@ class TouchpointAnalysis:
         self.controls_per_treated = controls_per_treated
 
     def fit(self, data: CSData) -> TouchpointAnalysis:
+        dynamics = TouchpointDynamics(self.touchpoint, self.design, self.n_boot, self.seed)
+        self.dynamics_: dict[str, Any] | None = None
+        incremental = None
+        if self.dynamics:  # the weekly designs' MSM first, before the cohort takes memory
+            try:
+                incremental = dynamics.incremental_effect(data)
+            except ValueError as exc:  # e.g. no touch in the first year: the rest stands
+                self.dynamics_ = {"touchpoint": self.touchpoint, "error": str(exc)}
         # risk-set sampling of the untreated (weighted) as the cohort is built
         self.cohort_ = build_cohort(
             data, self.touchpoint, self.design, None, self.controls_per_treated, self.seed
@@ -80,14 +88,10 @@ class TouchpointAnalysis:
         self.result_: dict[str, Any] = result.to_dict()
         # Lifecycle phase: the primary (matched) estimate within onboarding and adoption trials.
         self.phase_: dict[str, Any] = estimator.levels("phase", methods=("naive", "match"))
-        self.dynamics_: dict[str, Any] | None = None
-        if self.dynamics:
+        if self.dynamics and self.dynamics_ is None:
             try:
-                self.dynamics_ = (
-                    TouchpointDynamics(self.touchpoint, self.design, self.n_boot, self.seed)
-                    .fit(data, self.cohort_, prepared)
-                    .to_dict()
-                )
+                dynamics.fit(data, self.cohort_, prepared, incremental)
+                self.dynamics_ = dynamics.to_dict()
             except ValueError as exc:  # e.g. too little history: the rest of the report stands
                 self.dynamics_ = {"touchpoint": self.touchpoint, "error": str(exc)}
         return self
