@@ -161,7 +161,10 @@ def build_cohort(
     )
     out = pd.concat([out, _baseline(health, rows, ws[j])], axis=1)
     out["tenure_months"] = (trials[j] - 1) * PERIOD_DAYS[design.unit] / MONTH_DAYS
-    out["phase"] = np.where(ws[j] < ONBOARDING_DAYS, "onboarding", "adoption")
+    # Text as two shared objects (np.where would make a string object per row).
+    out["phase"] = np.array(["adoption", "onboarding"], dtype=object)[
+        (ws[j] < ONBOARDING_DAYS).astype(np.intp)
+    ]
     for c in CUSTOMER_CATEGORICALS:
         out[c] = cust[c].astype(str).to_numpy()[rows]
     out["log_seats"] = np.log(cust["seats"].to_numpy(dtype=float)[rows])
@@ -207,11 +210,6 @@ class HealthIndex:
         self.keys = keys[order]
         self.day = day[order].astype(float)
         self.values = h[list(HEALTH_COLUMNS)].to_numpy(dtype=float)[order]
-        # Running sums per customer for least-squares slopes over any window: 1, t, s, ts, tt.
-        # Per customer, so that a sum never depends on other customers' or later readings.
-        t, y = self.day, self.values[:, 0]
-        moments = pd.DataFrame(np.column_stack([np.ones_like(t), t, y, t * y, t * t]))
-        self.cumsum = moments.groupby(h_cust[order]).cumsum().to_numpy()
 
     @staticmethod
     def _key(cust: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -244,9 +242,17 @@ class HealthIndex:
         """Least-squares slope of the score per 30 days over readings in days (first, last];
         0 where fewer than two readings show no trend yet."""
 
+        # Running sums per customer for least-squares slopes over any window: 1, t, s, ts, tt.
+        # Per customer, so that a sum never depends on other customers' or later readings.
+        # Made here, not kept: as large as the readings, and only the baseline needs them.
+        t, y = self.day, self.values[:, 0]
+        moments = pd.DataFrame(np.column_stack([np.ones_like(t), t, y, t * y, t * t]))
+        cumsum = moments.groupby(self.keys >> _DAY_BITS).cumsum().to_numpy()
+        del moments
+
         def running(day: np.ndarray) -> np.ndarray:
             pos = _asof(self.keys, self._key(rows, day), rows)
-            return np.where(pos[:, None] >= 0, self.cumsum[pos], 0.0)
+            return np.where(pos[:, None] >= 0, cumsum[pos], 0.0)
 
         n, st, sy, sty, stt = (running(last) - running(first)).T
         denom = n * stt - st * st
