@@ -5,7 +5,7 @@ import pytest
 from lifelines import KaplanMeierFitter
 from scipy import sparse
 
-from churn_causal.causal.resampling import ClusterSums
+from churn_causal.causal.resampling import DENSE, ClusterSums, resample
 from churn_causal.causal.survival import StratifiedKaplanMeier, cluster_bootstrap
 
 
@@ -65,15 +65,25 @@ def test_no_events_before_the_horizon_means_no_risk():
     assert always[0, 0] == 1.0
 
 
-def test_resampled_sums_are_the_cluster_bootstrap():
+@pytest.mark.parametrize(
+    ("n_clusters", "cells", "density"),
+    [(50, 7, 0.3), (300, 40, 0.01)],  # per-cluster sums nearly full (dense product), sparse
+)
+def test_resampled_sums_are_the_cluster_bootstrap(n_clusters, cells, density):
     """Column sums of the cells under each replicate's cluster weights: the same numbers as
-    expanding the weights to rows."""
+    expanding the weights to rows, whether the per-cluster sums are multiplied dense or
+    sparse, or handed over dense (``resample``)."""
     rng = np.random.default_rng(2)
-    clusters = rng.integers(0, 50, 400)
-    values = sparse.random(400, 7, density=0.3, random_state=3, format="csr")
-    sums = np.vstack(list(ClusterSums(clusters).replicates(values, 60, seed=5, batch=25)))
+    clusters = rng.integers(0, n_clusters, 400)
+    values = sparse.random(400, cells, density=density, random_state=3, format="csr")
+    sums = ClusterSums(clusters)
+    per_cluster = sums.by_cluster(values)
+    assert (per_cluster.nnz >= DENSE * np.prod(per_cluster.shape)) == (density > 0.1)
     weights = cluster_poisson_weights_batches(clusters, 60, 5, 25)
-    assert np.allclose(sums, weights @ values.toarray())
+    expected = weights @ values.toarray()
+    assert np.allclose(np.vstack(list(sums.replicates(values, 60, seed=5, batch=25))), expected)
+    handed = resample(per_cluster.toarray(), 60, seed=5, batch=25)
+    assert np.allclose(np.vstack(list(handed)), expected)
 
 
 def cluster_poisson_weights_batches(clusters, n_boot, seed, batch):

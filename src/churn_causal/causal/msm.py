@@ -35,11 +35,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from sklearn.metrics import roc_auc_score
 
 from churn_causal.causal.logit import Logit
-from churn_causal.causal.resampling import ClusterSums
+from churn_causal.causal.resampling import resample
 from churn_causal.causal.survival import bootstrap_interval
 from churn_causal.data.contract import CSData
 from churn_causal.design.person_weeks import person_exposure, person_weeks
@@ -112,17 +111,19 @@ class IncrementalTouchEffect:
         ones = np.ones(len(pw))
         variants = [(ones, y), (w["msm"], y), (w["base"], y), (ones, classic)]
         h = self.horizon_weeks
-        # Each person-week adds to one week's cell of each variant's rows and events: a CSR
-        # matrix with eight entries a row, built as such (no stacking of eight matrices).
-        values = np.column_stack(
-            [v * (e if events else 1.0) for v, e in variants for events in (False, True)]
-        )
-        columns = (np.arange(values.shape[1]) * h + weeks[:, None]).astype(np.int32)
-        cells = sparse.csr_matrix(
-            (values.ravel(), columns.ravel(), np.arange(0, values.size + 1, values.shape[1])),
-            shape=(len(pw), values.shape[1] * h),
-        )
-        del values, columns
+        # Each person-week adds to one week's cell of each variant's rows and events: the
+        # cells summed per customer, one variant at a time (customers x 8 x weeks, dense:
+        # nearly every customer has a row in nearly every week).
+        n_customers = int(cust.max()) + 1
+        per_customer = np.empty((n_customers, 2 * len(variants) * h))
+        key = cust * h + weeks
+        for k, (v, e) in enumerate(variants):
+            for j, weight in enumerate((v, v * e)):  # rows, then events
+                cell = slice((2 * k + j) * h, (2 * k + j + 1) * h)
+                per_customer[:, cell] = np.bincount(
+                    key, weights=weight, minlength=n_customers * h
+                ).reshape(n_customers, h)
+        del key
 
         def risks(sums: np.ndarray) -> np.ndarray:
             """(B, 4) first-year risks from (B, 8 x weeks) sums of rows and events."""
@@ -131,8 +132,8 @@ class IncrementalTouchEffect:
             hazard = np.divide(ev, at, out=np.zeros_like(ev), where=at > 0)
             return 1 - np.prod(1 - hazard, axis=2)
 
-        point = risks(np.asarray(cells.sum(axis=0)))[0]
-        resampled = ClusterSums(cust).replicates(cells, self.n_boot, self.seed)
+        point = risks(per_customer.sum(axis=0, keepdims=True))[0]
+        resampled = resample(per_customer, self.n_boot, self.seed)
         boot = np.vstack([risks(v) for v in resampled])
         self.person_weeks_, self.weights_ = pw, w["msm"]
         self.result_ = self._result(point, boot)
@@ -165,7 +166,7 @@ class IncrementalTouchEffect:
                 (pw["week"] == 52) & (pw["contract_type"] == "annual"),
             )
             x["score"] = pw["score"]
-            return x.to_numpy(dtype=float)
+            return x.to_numpy(dtype=np.float32)  # what the fit takes: no float64 copy
 
         model = _logit(design(pw["exposure"]), pw["churned"].to_numpy())
         keep = np.random.default_rng(self.seed).random(len(pw)) < self.delta

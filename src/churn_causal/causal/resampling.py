@@ -3,9 +3,10 @@
 A replicate gives every cluster (a customer) a Poisson(1) weight. The statistics resampled here
 are built from weighted sums over rows: each row's weight goes to a few cells (a Kaplan-Meier
 curve's exits and deaths at its time, an arm's total and its outcome), so a batch of replicates
-is one product of the (B, clusters) weight matrix with a sparse (clusters, cells) matrix that
-sums the rows once. Time and memory grow with B x (clusters + cells) and one pass over the
-rows, never with B x rows.
+is one product of the (B, clusters) weight matrix with a (clusters, cells) matrix that sums
+the rows once: sparse, or dense where most of it is filled (the weekly churn hazards of every
+customer). Time and memory grow with B x (clusters + cells) and one pass over the rows, never
+with B x rows.
 
 The draws (``poisson_draws``) depend only on the number of clusters, the replicates and the
 seed, so every contrast of a fit (naive, matched, weighted, and the health paths over time)
@@ -22,6 +23,7 @@ import numpy as np
 from scipy import sparse
 
 BATCH = 25
+DENSE = 0.25  # share of non-zero per-cluster sums from which dense products are faster
 
 
 @lru_cache(maxsize=4)
@@ -67,7 +69,21 @@ class ClusterSums:
         self, cells: sparse.spmatrix, n_boot: int, seed: int, batch: int = BATCH
     ) -> Iterator[np.ndarray]:
         """(b, K) arrays of resampled column sums, ``batch`` replicates at a time."""
-        per_cluster = self.by_cluster(cells).T.tocsr()  # (K, clusters)
-        draws = poisson_draws(len(self.clusters), n_boot, seed, batch)
-        for start in range(0, n_boot, batch):
-            yield np.asarray(per_cluster @ draws[start : start + batch].T.astype(float)).T
+        return resample(self.by_cluster(cells), n_boot, seed, batch)
+
+
+def resample(
+    per_cluster: np.ndarray | sparse.spmatrix, n_boot: int, seed: int, batch: int = BATCH
+) -> Iterator[np.ndarray]:
+    """(b, K) arrays of resampled column sums of a (clusters, K) table of per-cluster sums
+    (clusters in sorted order), ``batch`` replicates at a time. A sparse table at least
+    ``DENSE`` full is multiplied dense: BLAS does it several times faster than a sparse
+    product (a sevenfold difference on 100k customers x 424 cells)."""
+    table = per_cluster.T  # (K, clusters)
+    if sparse.issparse(table):
+        table = table.tocsr()
+        if table.nnz >= DENSE * table.shape[0] * table.shape[1]:
+            table = table.toarray()
+    draws = poisson_draws(per_cluster.shape[0], n_boot, seed, batch)
+    for start in range(0, n_boot, batch):
+        yield np.asarray(table @ draws[start : start + batch].T.astype(float)).T
