@@ -721,13 +721,20 @@ class EffectEstimator:
         advance("EconML's effect per level")
         y, c = self._event(data)
         known = c > 0
+        binary = outcome_type != "continuous"
+        # The logistic nuisances take their design in float32: copied out as such, EconML's
+        # folds of millions of rows copy half as much. A continuous outcome's regression
+        # takes float64.
+        controls = np.empty((int(known.sum()), data.x.shape[1]), np.float32 if binary else float)
+        for j in range(data.x.shape[1]):  # a column at a time: no float64 copy of all rows
+            controls[:, j] = data.x[known, j]
         return cate_by_level(
             df[self.by][known],
-            data.x[known],
+            controls,
             data.t[known],
             y[known],
             (c * data.base)[known],
-            binary=outcome_type != "continuous",
+            binary=binary,
             seed=self.seed,
         )
 

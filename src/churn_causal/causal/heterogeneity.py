@@ -33,7 +33,9 @@ def cate_by_level(
 
     names = sorted(levels.astype(str).unique())
     x = pd.get_dummies(levels.astype(str), dtype=float).reindex(columns=names, fill_value=0.0)
-    x = x.iloc[:, 1:].to_numpy()  # the first level is the reference
+    # the first level is the reference; the indicators in the controls' type, so that EconML
+    # stacks them with the controls without a float64 copy (0 and 1 are exact in either)
+    x = x.iloc[:, 1:].to_numpy(dtype=controls.dtype)
     model_y = Logit() if binary else LinearRegression()
     est = LinearDML(
         model_y=model_y,
