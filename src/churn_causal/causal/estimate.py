@@ -342,8 +342,10 @@ class EffectEstimator:
                 )
             notes.append(f"dropped {int(mask.sum())} rows with missing {what}")
         dropped = incomplete | lacking
-        if dropped.any() or not df.index.equals(pd.RangeIndex(len(df))):
-            df = df[~dropped].reset_index(drop=True)  # a copy only where rows go
+        if dropped.any():
+            df = df[~dropped]  # a copy only where rows go, and only one (no reset_index copy)
+        if not df.index.equals(pd.RangeIndex(len(df))):
+            df = df.set_axis(pd.RangeIndex(len(df)), axis=0, copy=False)
         self._check_values(df)
         t = df[self.treatment].to_numpy().astype(bool)
         x, n_numeric = self._encode(df, notes)
@@ -360,9 +362,14 @@ class EffectEstimator:
             exact=self._strata(df),
             base=df[self.weight].to_numpy(dtype=float) if self.weight else np.ones(len(df)),
         )
-        if shown:  # the covariates as the balance tables show them
-            table = pd.get_dummies(df[self.covariates], dtype=np.float32)
-            data.shown, data.shown_names = table.to_numpy(dtype=np.float32), list(table.columns)
+        if shown:  # the covariates as balance tables show them: numbers, then every level
+            numeric, categorical = self._kinds(df)
+            parts, data.shown_names = [df[numeric].to_numpy(dtype=np.float32)], list(numeric)
+            if categorical:
+                levels = pd.get_dummies(df[categorical], dtype=np.float32)
+                parts.append(levels.to_numpy(dtype=np.float32))
+                data.shown_names += list(levels.columns)
+            data.shown = np.hstack(parts)
         if self.km_strata:
             data.strata = pd.factorize(df[self.km_strata])[0]
         if self.outcome:
@@ -544,18 +551,19 @@ class EffectEstimator:
             )
         ]
 
+    def _kinds(self, df: pd.DataFrame) -> tuple[list[str], list[str]]:
+        """The covariates that are numbers (or booleans), and the others (text, categories)."""
+        numeric = [c for c in self.covariates if pd.api.types.is_numeric_dtype(df[c])]
+        return numeric, [c for c in self.covariates if c not in numeric]
+
     def _encode(self, df: pd.DataFrame, notes: list[str]) -> tuple[np.ndarray, int]:
         """Numeric and boolean columns standardised, then text and categorical ones one-hot;
         also how many numeric columns lead."""
-        cov = df[self.covariates]
-        categorical = [c for c in self.covariates if not pd.api.types.is_numeric_dtype(cov[c])]
-        numeric = [c for c in self.covariates if c not in categorical]
-        parts = [cov[numeric].to_numpy(dtype=float)]
+        numeric, categorical = self._kinds(df)
+        parts = [df[numeric].to_numpy(dtype=float)]  # straight from the table: no copies of it
         if categorical:
             parts.append(
-                pd.get_dummies(
-                    cov[categorical].astype(str), drop_first=True, dtype=float
-                ).to_numpy()
+                pd.get_dummies(df[categorical].astype(str), drop_first=True, dtype=float).to_numpy()
             )
         x = np.hstack(parts)
         sd = x.std(axis=0)
