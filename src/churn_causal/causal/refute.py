@@ -61,18 +61,16 @@ def dowhy_check(
     from dowhy import CausalModel
 
     y = df[outcome] if isinstance(outcome, str) else outcome
-    known = np.flatnonzero(y.notna().to_numpy())
+    known = pd.Series(np.flatnonzero(y.notna().to_numpy()))  # positions of the known rows
     noise = (se or 0.0) * np.sqrt(len(known) / min(len(known), sample))
-    # The sample's positions among the known rows, drawn as DataFrame.sample draws them; only
-    # the sample's rows are copied out of ``df`` (a weekly cohort has millions).
+    # The sample drawn as DataFrame.sample draws it from the known rows, but as positions:
+    # only the sample's rows are copied out of ``df`` (a weekly cohort has millions).
     w = df[weights].to_numpy()[known] if weights else None
     if w is not None and (w != w[0]).any():
-        picked = pd.Series(w).sample(sample, replace=True, weights=w, random_state=seed).index
+        known = known.sample(sample, replace=True, weights=w, random_state=seed)
     elif len(known) > sample:
-        picked = pd.RangeIndex(len(known)).to_series().sample(sample, random_state=seed).index
-    else:
-        picked = pd.RangeIndex(len(known))
-    at = known[picked.to_numpy()]
+        known = known.sample(sample, random_state=seed)
+    at = known.to_numpy()
     rows = df.iloc[at]
     x, names = _numeric(rows, covariates)
     data = x.assign(t=rows[treatment].astype(bool).to_numpy(), y=y.to_numpy(dtype=float)[at])
