@@ -51,6 +51,13 @@ def test_bad_input_exits_2_with_a_message(tmp_path, monkeypatch, capsys, argv, m
     assert not (tmp_path / "x").exists()
 
 
+def test_a_bad_thread_count_exits_2_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CHURN_CAUSAL_THREADS", "all")
+    assert main(["simulate", "--out", str(tmp_path / "x"), "--customers", "50"]) == 2
+    assert "CHURN_CAUSAL_THREADS='all'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 def test_impossible_design_exits_2(small_dir, tmp_path, capsys):
     argv = ["report", "--data", small_dir, "--out", str(tmp_path), "--first-trial", "0"]
     assert main(argv) == 2

@@ -103,3 +103,39 @@ def test_the_spline_design_is_the_same_in_blocks(monkeypatch):
     terms = whole[:, 1:].astype(float)
     assert np.abs(terms.mean(axis=0)).max() < 1e-5
     assert np.abs(terms.std(axis=0) - 1).max() < 1e-5
+
+
+@pytest.mark.parametrize("dtype_switch", [1.0, 1e9])  # float32 steps first, or float64 only
+def test_the_fit_is_the_same_on_any_number_of_threads(monkeypatch, dtype_switch):
+    """Blocks of rows spread over threads are summed in their order: one thread and four give
+    the same coefficients to the bit, through float32 and float64 steps (and BFGS ones)."""
+    from churn_causal.causal import logit
+
+    monkeypatch.setattr(logit, "BLOCK_ROWS", 4_096)
+    monkeypatch.setattr(logit, "SWITCH", dtype_switch)
+    x, y, w = _problem(n=50_000, p=12, seed=3)
+    fits = []
+    for n in ("1", "4"):
+        monkeypatch.setenv("CHURN_CAUSAL_THREADS", n)
+        fits.append(Logit(C=1e4).fit(x, y, sample_weight=w))
+    assert fits[0].n_iter_[0] > 2
+    np.testing.assert_array_equal(fits[0].coef_, fits[1].coef_)
+    np.testing.assert_array_equal(fits[0].decision_function(x), fits[1].decision_function(x))
+
+
+def test_float64_designs_are_taken_as_float32_without_a_copy_of_them(monkeypatch):
+    """A float64 design predicts as its float32 copy does, block by block, and the rows of an
+    arm come out as ``x[rows].astype(float32)``: the same bits without the float64 copies."""
+    from churn_causal.causal import logit
+    from churn_causal.causal.logit import float32_rows
+
+    monkeypatch.setattr(logit, "BLOCK_ROWS", 1_000)
+    x, y, w = _problem(n=9_500, p=5, seed=8)
+    model = Logit(C=1e4).fit(x, y, sample_weight=w)
+    np.testing.assert_array_equal(
+        model.decision_function(x), model.decision_function(x.astype(np.float32))
+    )
+    rows = y | (np.arange(len(y)) % 3 == 0)
+    taken = float32_rows(x, rows)
+    assert taken.dtype == np.float32
+    np.testing.assert_array_equal(taken, x[rows].astype(np.float32))

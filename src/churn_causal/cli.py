@@ -15,6 +15,7 @@ from pathlib import Path
 from churn_causal.data.problems import DataError
 from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.trials import PERIOD_DAYS, TrialDesign, resolve_design
+from churn_causal.parallel import threads
 from churn_causal.progress import show
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 1, 2, 130
@@ -529,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     show(args.verbose)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's stop is an interrupt
     try:
+        _check_threads()
         return args.func(args)
     except DataError as exc:
         _print_problems(exc.problems)
@@ -542,6 +544,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _check_threads() -> None:
+    """A bad ``CHURN_CAUSAL_THREADS`` is said before any work starts, not in its middle."""
+    try:
+        threads()
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _interrupt(signum: int, frame: object) -> None:

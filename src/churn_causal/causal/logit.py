@@ -32,6 +32,8 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from threadpoolctl import threadpool_limits
 
+from churn_causal.parallel import map_blocks
+
 BLOCK_ROWS = 32_768  # rows per block: a block's float64 copy stays a few tens of MB
 SWITCH = 1.0  # float32 steps until the log-likelihood to gain is below this
 REFRESH = 5  # steps between exact Hessians; quasi-Newton (BFGS) updates in between
@@ -123,7 +125,7 @@ class Logit(ClassifierMixin, BaseEstimator):
         return self
 
     def decision_function(self, X) -> np.ndarray:
-        return _times(np.asarray(X, dtype=np.float32), self.coef_[0]) + self.intercept_[0]
+        return _times(_numeric(X), self.coef_[0]) + self.intercept_[0]
 
     def predict_proba(self, X) -> np.ndarray:
         p = expit(self.decision_function(X))
@@ -135,17 +137,41 @@ class Logit(ClassifierMixin, BaseEstimator):
 
 def _loss(eta: np.ndarray, t: np.ndarray, w: np.ndarray) -> float:
     """Weighted log-loss: log(1 + e^eta) - t * eta per row, one transcendental per row."""
-    return float(w @ (np.logaddexp(0.0, eta) - t * eta))
+    per_row = np.empty(len(eta))
+
+    def block(b: slice) -> None:
+        per_row[b] = np.logaddexp(0.0, eta[b]) - t[b] * eta[b]
+
+    map_blocks(block, len(eta), BLOCK_ROWS)
+    return float(w @ per_row)
+
+
+def _numeric(X) -> np.ndarray:
+    """``X`` as an array of floats, not copied where it is one already."""
+    x = np.asarray(X)
+    return x if x.dtype in (np.float32, np.float64) else x.astype(np.float32)
+
+
+def float32_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``x[rows].astype(np.float32)`` (``rows`` a mask) without the float64 copy of the rows:
+    what a fit on part of a float64 design takes."""
+    take = np.flatnonzero(rows)
+    out = np.empty((len(take), x.shape[1]), dtype=np.float32)
+    for s in range(0, len(take), BLOCK_ROWS):
+        out[s : s + BLOCK_ROWS] = x[take[s : s + BLOCK_ROWS]]
+    return out
 
 
 def _times(x: np.ndarray, coef: np.ndarray, dtype: type = np.float64) -> np.ndarray:
-    """``x @ coef`` as a float64 vector, its products in ``dtype`` (float64 block by block:
-    no float64 copy of all of ``x``)."""
-    if dtype is np.float32:
-        return (x @ coef.astype(np.float32)).astype(np.float64)
+    """``x @ coef`` as a float64 vector, ``x`` taken as float32 and the products in ``dtype``,
+    block by block (no copy of all of ``x``)."""
     out = np.empty(len(x))
-    for s in range(0, len(x), BLOCK_ROWS):
-        out[s : s + BLOCK_ROWS] = x[s : s + BLOCK_ROWS].astype(np.float64) @ coef
+    c = coef.astype(dtype)
+
+    def block(b: slice) -> None:
+        out[b] = x[b].astype(np.float32, copy=False).astype(dtype, copy=False) @ c
+
+    map_blocks(block, len(x), BLOCK_ROWS)
     return out
 
 
@@ -153,12 +179,12 @@ def _gradient(x: np.ndarray, residual: np.ndarray, dtype: type) -> np.ndarray:
     """Gradient of the log-loss with an intercept column (``_gradient_hessian``'s alone)."""
     grad = np.empty(x.shape[1] + 1)
     grad[0] = residual.sum()
-    if dtype is np.float32:
+    if dtype is np.float32:  # one product over all rows (in blocks, the sums would differ)
         grad[1:] = residual.astype(np.float32) @ x
         return grad
     grad[1:] = 0.0
-    for s in range(0, len(x), BLOCK_ROWS):
-        grad[1:] += residual[s : s + BLOCK_ROWS] @ x[s : s + BLOCK_ROWS].astype(np.float64)
+    for part in map_blocks(lambda b: residual[b] @ x[b].astype(np.float64), len(x), BLOCK_ROWS):
+        grad[1:] += part
     return grad
 
 
@@ -180,12 +206,16 @@ def _gradient_hessian(
     grad, hess = np.zeros(p), np.zeros((p, p))
     grad[0], hess[0, 0] = residual.sum(), curvature.sum()
     r, h, root = residual.astype(dtype), curvature.astype(dtype), np.sqrt(curvature).astype(dtype)
-    for s in range(0, len(x), BLOCK_ROWS):
-        b = slice(s, s + BLOCK_ROWS)
+
+    def block(b: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         xb = x[b].astype(dtype)  # a copy: scaled in place below
-        grad[1:] += r[b] @ xb
-        hess[0, 1:] += h[b] @ xb
+        g, c = r[b] @ xb, h[b] @ xb
         xb *= root[b, None]
-        hess[1:, 1:] += xb.T @ xb  # numpy's symmetric product: half the multiplications
+        return g, c, xb.T @ xb  # numpy's symmetric product: half the multiplications
+
+    for g, c, xx in map_blocks(block, len(x), BLOCK_ROWS):  # summed in the blocks' order
+        grad[1:] += g
+        hess[0, 1:] += c
+        hess[1:, 1:] += xx
     hess[1:, 0] = hess[0, 1:]
     return grad, hess

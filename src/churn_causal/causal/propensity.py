@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from churn_causal.causal.logit import Logit
+from churn_causal.parallel import map_tasks
 
 LOGIT_CLIP = 12.0
 BLOCK_ROWS = 65_536  # rows of the spline design copied at a time
@@ -37,18 +38,23 @@ def spline_design(x: np.ndarray, n_numeric: int, n_knots: int = 5) -> np.ndarray
     rest = np.setdiff1d(np.arange(x.shape[1]), splined)
     per = n_knots + 1
     out = np.empty((len(x), len(rest) + per * len(splined)), dtype=np.float32)
-    out[:, : len(rest)] = x[:, rest]
-    kept = [np.ones(len(rest), dtype=bool)]
-    for c, j in enumerate(splined):  # a column's terms at a time, each term contiguous
-        terms = cubic_bsplines(x[:, [j]], n_knots, np.float32).T
+    for b in _blocks(len(x)):  # no float64 copy of the columns as they are
+        out[b, : len(rest)] = x[b][:, rest]
+
+    def fill(c: int) -> np.ndarray:
+        """Column ``splined[c]``'s terms, each term contiguous; which have data."""
+        terms = cubic_bsplines(x[:, [splined[c]]], n_knots, np.float32).T
         sd = terms.std(axis=1)
-        kept.append(sd > 0)  # a term without data (a column of few values) is left out
         terms -= terms.mean(axis=1, keepdims=True)
         terms /= np.where(sd > 0, sd, 1.0)[:, None]
         first = len(rest) + per * c
         for b in _blocks(len(x)):
             out[b, first : first + per] = terms[:, b].T
-    kept = np.concatenate(kept)
+        return sd > 0  # a term without data (a column of few values) is left out
+
+    # A column's terms at a time (one per thread): the columns' terms fill their own columns.
+    has_data = map_tasks(fill, range(len(splined)))
+    kept = np.concatenate([np.ones(len(rest), dtype=bool), *has_data])
     return out if kept.all() else out[:, kept]
 
 
@@ -77,15 +83,17 @@ def cubic_bsplines(x: np.ndarray, n_knots: int, dtype: type = np.float64) -> np.
     per_column = n_knots + 1
     out = np.zeros((m * per_column, n), dtype=dtype)  # term by term: each term contiguous
     lo, hi = x.min(axis=0), x.max(axis=0)
-    rows = np.arange(n)
-    for c in range(m):  # one pass per column, vectorised over rows
-        u = (x[:, c] - lo[c]) * ((n_knots - 1) / (hi[c] - lo[c]))
-        j = np.minimum(u.astype(np.intp), n_knots - 2)
-        f = u - j
-        g, f2, f3 = 1 - f, f * f, f * f * f
-        for k, piece in enumerate(
-            (g * g * g, 3 * f3 - 6 * f2 + 4, -3 * f3 + 3 * f2 + 3 * f + 1, f3)
-        ):
-            kept = j + k < per_column
-            out[c * per_column + j[kept] + k, rows[kept]] = piece[kept] / 6
+    for c in range(m):  # vectorised over a block of rows at a time: few temporaries
+        scale = (n_knots - 1) / (hi[c] - lo[c])
+        for b in _blocks(n):
+            u = (x[b, c] - lo[c]) * scale
+            rows = np.arange(b.start, b.start + len(u))
+            j = np.minimum(u.astype(np.intp), n_knots - 2)
+            f = u - j
+            g, f2, f3 = 1 - f, f * f, f * f * f
+            for k, piece in enumerate(
+                (g * g * g, 3 * f3 - 6 * f2 + 4, -3 * f3 + 3 * f2 + 3 * f + 1, f3)
+            ):
+                kept = j + k < per_column
+                out[c * per_column + j[kept] + k, rows[kept]] = piece[kept] / 6
     return out.T

@@ -22,6 +22,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import sparse
 
+from churn_causal.parallel import map_blocks
+
 BATCH = 25
 DENSE = 0.25  # share of non-zero per-cluster sums from which dense products are faster
 
@@ -85,5 +87,12 @@ def resample(
         if table.nnz >= DENSE * table.shape[0] * table.shape[1]:
             table = table.toarray()
     draws = poisson_draws(per_cluster.shape[0], n_boot, seed, batch)
-    for start in range(0, n_boot, batch):
-        yield np.asarray(table @ draws[start : start + batch].T.astype(float)).T
+
+    def product(b: slice) -> np.ndarray:
+        return np.asarray(table @ draws[b].T.astype(float)).T
+
+    if sparse.issparse(table):  # a batch per thread (a dense product has BLAS's threads)
+        yield from map_blocks(product, n_boot, batch)
+    else:
+        for start in range(0, n_boot, batch):
+            yield product(slice(start, start + batch))

@@ -34,6 +34,7 @@ import nbformat
 from nbconvert import HTMLExporter
 from tqdm import tqdm
 
+from churn_causal import parallel
 from churn_causal.data.load import load
 from churn_causal.data.snapshot import write_snapshot
 from churn_causal.design.trials import TrialDesign
@@ -47,6 +48,7 @@ TOUCHPOINT_NOTEBOOK = "touchpoint_report.ipynb"
 QUALITY_NOTEBOOK = "data_quality.ipynb"
 EXECUTIVE_NOTEBOOK = "executive_summary.ipynb"
 VALIDATION_NOTEBOOK = "validation.ipynb"
+BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 KERNEL = "python3"
 SNAPSHOT = "snapshot"  # the staging folder's copy of the validated data
 POLL_SECONDS = 0.2
@@ -167,7 +169,8 @@ def _start(run: NotebookRun, source: Path, staging: Path, threads: int) -> _Job:
     )
     env = {
         **os.environ,
-        **{v: str(threads) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+        # the cores shared among the kernels, by BLAS and by churn_causal.parallel alike
+        **{v: str(threads) for v in (*BLAS_THREADS, "CHURN_CAUSAL_THREADS")},
         # DoWhy's results move in the 12th digit with Python's string hashing: fix it, so that
         # the same inputs and seed give the same numbers to the last digit.
         "PYTHONHASHSEED": "0",
@@ -210,7 +213,7 @@ def _kill(jobs: list[_Job]) -> None:
 def _run_all(runs: list[NotebookRun], staging: Path, workers: int, bar: tqdm) -> None:
     """Run the notebooks, at most ``workers`` at once; on any interruption kill them all."""
     pending, running = list(runs), []
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, parallel.threads() // workers)
     try:
         while pending or running:
             while pending and len(running) < workers:

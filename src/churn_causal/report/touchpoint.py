@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from churn_causal.causal.cohort import cohort_estimator
-from churn_causal.causal.dynamics import TouchpointDynamics
+from churn_causal.causal.dynamics import LagEffects, TouchpointDynamics
 from churn_causal.data.contract import CSData
 from churn_causal.data.files import write_json
 from churn_causal.design.cohort import ONBOARDING_DAYS, build_cohort
@@ -72,6 +72,19 @@ class TouchpointAnalysis:
         self.cohort_ = build_cohort(
             data, self.touchpoint, self.design, None, self.controls_per_treated, self.seed
         )
+        lags = self._estimate(data, dynamics if self.dynamics and self.dynamics_ is None else None)
+        if lags is not None:  # the prepared table is gone: the event study prepares its own
+            try:
+                dynamics.fit(data, self.cohort_, lags, incremental)
+                self.dynamics_ = dynamics.to_dict()
+            except ValueError as exc:  # e.g. too little history: the rest of the report stands
+                self.dynamics_ = {"touchpoint": self.touchpoint, "error": str(exc)}
+        return self
+
+    def _estimate(self, data: CSData, dynamics: TouchpointDynamics | None) -> LagEffects | None:
+        """Every estimate on the cohort, prepared once; with ``dynamics``, its effects on health
+        by lag too, from the same prepared table. A method of its own, so that the table (the
+        cohort's encoded copy) is freed before what comes next."""
         estimator = cohort_estimator(
             data.touchpoints,
             self.design.horizon_days,
@@ -88,13 +101,13 @@ class TouchpointAnalysis:
         self.result_: dict[str, Any] = result.to_dict()
         # Lifecycle phase: the primary (matched) estimate within onboarding and adoption trials.
         self.phase_: dict[str, Any] = estimator.levels("phase", methods=("naive", "match"))
-        if self.dynamics and self.dynamics_ is None:
-            try:
-                dynamics.fit(data, self.cohort_, prepared, incremental)
-                self.dynamics_ = dynamics.to_dict()
-            except ValueError as exc:  # e.g. too little history: the rest of the report stands
-                self.dynamics_ = {"touchpoint": self.touchpoint, "error": str(exc)}
-        return self
+        if dynamics is None:
+            return None
+        try:
+            return dynamics.lag_effects(data, prepared)
+        except ValueError as exc:  # e.g. no matched pair with a reading: the rest stands
+            self.dynamics_ = {"touchpoint": self.touchpoint, "error": str(exc)}
+            return None
 
     def record(self) -> dict[str, Any]:
         """What the executive summary and the history need from this analysis: the result,
