@@ -44,3 +44,19 @@ def test_tasks_cut_into_blocks_and_nested_tasks_run_where_they_are(monkeypatch):
     assert [k for k, _, _ in results] == list(range(5))
     assert all(blocks == [0, 1_000, 2_000, 3_000] for _, blocks, _ in results)
     assert all(nested_in_caller for _, _, nested_in_caller in results)
+
+
+def test_a_forked_child_makes_threads_of_its_own(monkeypatch):
+    """The gradings fork worker processes after the parent's pools exist; a child's blocks
+    must not wait on the parent's threads, which the child does not have."""
+    import multiprocessing
+
+    monkeypatch.setenv("CHURN_CAUSAL_THREADS", "2")
+    assert map_blocks(lambda b: b.start, 3_000, 1_000) == [0, 1_000, 2_000]  # parent's pool
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        result = pool.apply_async(_blocks_in_a_child).get(timeout=20)
+    assert result == [0, 1_000, 2_000]
+
+
+def _blocks_in_a_child() -> list[int]:
+    return map_blocks(lambda b: b.start, 3_000, 1_000)
