@@ -7,6 +7,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import pandas as pd
 
+from churn_causal.parallel import threads
 from churn_causal.progress import advance, progress, quiet
 
 
@@ -21,9 +22,16 @@ def over_seeds(fn, replications: int, first_seed: int, args: tuple, workers: int
                 rows[s] = fn(s, *args)
                 advance(f"seed {s}")
         else:
-            with ProcessPoolExecutor(workers, initializer=quiet) as pool:
+            share = max(1, threads() // workers)  # the cores shared among the processes
+            with ProcessPoolExecutor(workers, initializer=_worker, initargs=(share,)) as pool:
                 futures = {pool.submit(fn, s, *args): s for s in seeds}
                 for future in as_completed(futures):
                     rows[futures[future]] = future.result()
                     advance(f"seed {futures[future]} done")
     return pd.DataFrame([r for s in seeds for r in rows[s]])
+
+
+def _worker(n_threads: int) -> None:
+    """A replicate process: quiet, on its share of the cores."""
+    os.environ["CHURN_CAUSAL_THREADS"] = str(n_threads)
+    quiet()
