@@ -53,8 +53,9 @@ def _pool(kind: str, n: int) -> ThreadPoolExecutor:
 
 _inside = threading.local()  # the pools whose worker the current thread is
 # A forked child (the gradings' process pool) has none of its parent's worker threads: it
-# makes pools of its own instead of waiting forever on the parent's.
-os.register_at_fork(after_in_child=_pool.cache_clear)
+# makes pools of its own instead of waiting forever on the parent's. (Windows does not fork.)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
 def _one_malloc_arena() -> None:
