@@ -156,17 +156,20 @@ def test_the_grading_summary_compares_spread_with_standard_errors():
     from churn_causal.grading.methods import summarise
 
     errors = np.array([-0.02, 0.0, 0.02, 0.0])  # SD 0.0163
+    truth = -0.01 + np.array([0.0, 0.01, 0.0, -0.01])  # SD 0.0082
     rows = pd.DataFrame(
         {
             "touchpoint": "seminar",
             "method": "match",
-            "truth": -0.01,
-            "estimate": -0.01 + errors,
+            "truth": truth,
+            "estimate": truth + errors,
             "se": 0.01,
-            "ci_low": -0.01 + errors - 0.0196,
-            "ci_high": -0.01 + errors + 0.0196,
+            "ci_low": truth + errors - 0.0196,
+            "ci_high": truth + errors + 0.0196,
         }
     )
     s = summarise(rows).loc[("seminar", "match")]
     assert s["sd_error_over_se"] == pytest.approx(errors.std(ddof=1) / 0.01, abs=1e-3)
+    assert s["sd_estimate_over_se"] == pytest.approx((truth + errors).std(ddof=1) / 0.01, abs=1e-3)
+    assert s["sd_truth_over_se"] == pytest.approx(truth.std(ddof=1) / 0.01, abs=1e-3)
     assert s["coverage"] == 0.5 and s["mean_bias_pp"] == 0.0 and not s["passes"]

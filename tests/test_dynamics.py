@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from churn_causal.causal.dynamics import TouchpointDynamics, _jump_and_slope, fit_half_life
@@ -82,6 +83,12 @@ def test_person_weeks_follow_each_customer(world_data):
     assert row.loc[row["week"] == row["first"] + 1, "exposure"].eq("1-4 weeks").all()
     # churn is counted once, in the week of the churn date
     assert pw.groupby("customer_id", observed=True)["churned"].sum().max() == 1
+    # the profile's text as categoricals of the values the rows have: the models' dummies are
+    # those of the strings
+    for column in ("tier", "contract_type"):
+        text = pw[column].astype(str)
+        assert list(pw[column].cat.categories) == sorted(text.unique())
+        assert pd.get_dummies(pw[column]).equals(pd.get_dummies(text))
 
 
 def test_msm_recovers_the_incremental_effect(world_data, world):

@@ -5,7 +5,7 @@ import pytest
 from lifelines import KaplanMeierFitter
 from scipy import sparse
 
-from churn_causal.causal.resampling import DENSE, ClusterSums, resample
+from churn_causal.causal.resampling import DENSE, ClusterSums, Draws, poisson_draws, resample
 from churn_causal.causal.survival import StratifiedKaplanMeier, cluster_bootstrap
 
 
@@ -25,6 +25,22 @@ def sample():
     rng = np.random.default_rng(0)
     d = rng.integers(1, 400, 3_000).astype(float)
     return d, rng.random(3_000) < 0.3, rng.random(3_000)
+
+
+def test_an_arm_from_the_rows_sorted_once_is_the_arm_sorted_alone(sample):
+    """Every contrast's arms take their rows from one sort of the table (``order``): the
+    same cells as sorting the arm's own rows, ties and strata included."""
+    d, e, _ = sample
+    rng = np.random.default_rng(4)
+    strata = rng.integers(0, 5, len(d))
+    order = np.lexsort((d, strata))
+    for arm in (rng.random(len(d)) < 0.4, np.ones(len(d), dtype=bool)):
+        stratum = np.where(arm, strata, -1)
+        alone = StratifiedKaplanMeier(d, e, stratum, 5, 200)
+        shared = StratifiedKaplanMeier(d, e, stratum, 5, 200, order)
+        for name in ("exit_cell", "death_cell", "steps", "first_time"):
+            assert np.array_equal(getattr(alone, name), getattr(shared, name)), name
+        assert np.array_equal(alone.times, shared.times, equal_nan=True)
 
 
 @pytest.mark.parametrize("horizon", [30, 365, 1_000])
@@ -81,9 +97,21 @@ def test_resampled_sums_are_the_cluster_bootstrap(n_clusters, cells, density):
     assert (per_cluster.nnz >= DENSE * np.prod(per_cluster.shape)) == (density > 0.1)
     weights = cluster_poisson_weights_batches(clusters, 60, 5, 25)
     expected = weights @ values.toarray()
-    assert np.allclose(np.vstack(list(sums.replicates(values, 60, seed=5, batch=25))), expected)
-    handed = resample(per_cluster.toarray(), 60, seed=5, batch=25)
+    draws = poisson_draws(len(sums.clusters), 60, seed=5)
+    assert np.allclose(np.vstack(list(sums.replicates(values, draws, batch=25))), expected)
+    handed = resample(per_cluster.toarray(), draws, batch=25)
     assert np.allclose(np.vstack(list(handed)), expected)
+
+
+def test_a_subset_of_the_customers_takes_their_columns_of_the_fits_draws():
+    """A level of a fit (a tier) resamples its customers with the weights they have in the
+    fit's replicates: a customer weighs the same in a replicate of every estimate."""
+    draws = Draws(np.array([7, 3, 3, 11, 5, 7, 20]), 40, seed=1)
+    assert draws.weights.shape == (40, 5)
+    assert np.array_equal(draws.clusters, [3, 5, 7, 11, 20])
+    assert np.array_equal(draws.of(np.array([5, 11, 20])), draws.weights[:, [1, 3, 4]])
+    assert draws.of(draws.clusters) is draws.weights
+    assert np.array_equal(draws.weights, poisson_draws(5, 40, seed=1))
 
 
 def cluster_poisson_weights_batches(clusters, n_boot, seed, batch):

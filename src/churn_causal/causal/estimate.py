@@ -43,7 +43,7 @@ from churn_causal.causal.logit import Logit, float32_rows
 from churn_causal.causal.matching import MatchedSets, match_nearest, neighbour_variance
 from churn_causal.causal.propensity import fit_logit, spline_design
 from churn_causal.causal.reliability import e_value, primary_method, primary_scale, verdict
-from churn_causal.causal.resampling import ClusterSums
+from churn_causal.causal.resampling import ClusterSums, Draws
 from churn_causal.causal.survival import SurvivalContrast, cox_binary
 from churn_causal.data.problems import DataError, Problem, flagged
 from churn_causal.progress import advance, progress
@@ -165,12 +165,20 @@ class _Data:
         return Balance(self.x, self.t)
 
     @cached_property
+    def km_order(self) -> np.ndarray:
+        """The rows sorted by survival stratum and duration (stably): one sort for the
+        Kaplan-Meier arms of every contrast on these rows."""
+        strata = np.zeros(len(self.t), dtype=np.intp) if self.strata is None else self.strata
+        return np.lexsort((self.duration, strata))
+
+    @cached_property
     def shown_balance(self) -> Balance:
         """Balance of the covariates as the balance tables show them."""
         return Balance(self.shown, self.t)
 
     def subset(self, rows: np.ndarray) -> _Data:
-        """The same inputs for the rows of the boolean mask ``rows``."""
+        """The same inputs for the rows of the boolean mask ``rows``, without the balance
+        tables' columns (a level shows no balance table)."""
 
         def part(v):
             return None if v is None else v[rows]
@@ -179,8 +187,6 @@ class _Data:
             x=self.x[rows],
             t=self.t[rows],
             cluster=self.cluster[rows],
-            shown=part(self.shown),
-            shown_names=self.shown_names,
             y=part(self.y),
             duration=part(self.duration),
             event=part(self.event),
@@ -205,11 +211,13 @@ class Prepared:
 
 @dataclass
 class _Fitted:
-    """What every estimate of one fit shares: the prepared table and its propensity."""
+    """What every estimate of one fit shares: the prepared table, its propensity and the
+    bootstrap's draws."""
 
     prepared: Prepared
     logit: np.ndarray
     outcome_type: str
+    draws: Draws  # every customer's bootstrap weights, for every estimate of the fit
     outcome_models: tuple[np.ndarray, np.ndarray] | None = None  # DR's predictions, treated/not
 
     @property
@@ -295,6 +303,11 @@ class EffectEstimator:
     @property
     def _outcome_columns(self) -> list[str]:
         return [c for c in (self.outcome, self.duration, self.event) if c]
+
+    @property
+    def _checked_columns(self) -> list[str]:
+        """The columns ``_check_values`` reads."""
+        return [self.treatment, *self._outcome_columns, *([self.weight] if self.weight else [])]
 
     @property
     def _columns(self) -> tuple:
@@ -595,7 +608,12 @@ class EffectEstimator:
             if self.duration
             else ("binary" if np.isin(data.y, [0, 1]).all() else "continuous")
         )
-        self.fitted_ = _Fitted(prepared, self._propensity(data), outcome_type)
+        self.fitted_ = _Fitted(
+            prepared,
+            self._propensity(data),
+            outcome_type,
+            Draws(data.cluster, self.n_boot, self.seed),
+        )
         self._show(prepared)
         advance("propensity fitted")
         if "dr" in self.methods:  # fitted once: they serve every level too
@@ -632,13 +650,15 @@ class EffectEstimator:
         notes: list[str],
         methods: tuple[str, ...] | None = None,
         outcome_models: tuple[np.ndarray, np.ndarray] | None = None,
+        brief: bool = False,
     ) -> tuple[dict, dict, dict, tuple]:
         """Every method's estimate on ``data`` with the propensity ``logit`` (and for DR the
         ``outcome_models``' predictions, fitted here if not given): the methods, the
-        diagnostics, the survival curves and the methods that could be run."""
+        diagnostics, the survival curves and the methods that could be run. ``brief``: only
+        the diagnostics a verdict reads (a level's), not the tables and figures' ones."""
         outcome_type = self.fitted_.outcome_type
         p = 1.0 / (1.0 + np.exp(-logit))
-        diagnostics = self._overlap(data, logit, p)
+        diagnostics = self._overlap(data, logit, p, brief)
         diagnostics["propensity_model"] = self.propensity
         diagnostics["survival_strata"] = self.km_strata
         results: dict[str, dict[str, dict[str, float]]] = {}
@@ -665,15 +685,16 @@ class EffectEstimator:
             advance(f"{method} estimated")
             if method == "iptw":
                 diagnostics.update(data.balance.summary(weights, "iptw_{}"))
-            if method != "dr":
+            if method != "dr" and not brief:
                 balance[method] = data.shown_balance.smd(weights)
             curve = results[method].pop("survival_curve", None)
             if curve:
                 curves[method] = curve
-        diagnostics["balance"] = {
-            "covariates": data.shown_names,
-            **{m: list(map(float, v)) for m, v in balance.items()},
-        }
+        if not brief:
+            diagnostics["balance"] = {
+                "covariates": data.shown_names,
+                **{m: list(map(float, v)) for m, v in balance.items()},
+            }
         if outcome_type == "continuous":  # the E-value's standardised difference needs it
             sd = _pooled_sd(data.y, data.t, data.base)
             for scales in results.values():
@@ -701,13 +722,13 @@ class EffectEstimator:
         def level(code: int) -> dict[str, Any]:
             rows = codes == code
             try:
-                self._check_values(df[rows])
+                self._check_values(df.loc[rows, self._checked_columns])
                 part = data.subset(rows)
                 models = fitted.outcome_models
                 if models is not None:
                     models = (models[0][rows], models[1][rows])
                 results, diagnostics, _, _ = self._estimate(
-                    part, fitted.logit[rows], [], methods, models
+                    part, fitted.logit[rows], [], methods, models, brief=True
                 )
             except ValueError as exc:  # e.g. no treated in this level
                 return {"error": str(exc)}
@@ -790,15 +811,22 @@ class EffectEstimator:
         x = spline_design(data.x, data.n_numeric) if self.propensity == "spline" else data.x
         return fit_logit(x, data.t, None if self.weight is None else data.base)
 
-    def _overlap(self, data: _Data, logit: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    def _overlap(
+        self, data: _Data, logit: np.ndarray, p: np.ndarray, brief: bool = False
+    ) -> dict[str, Any]:
+        """Common support, and unless ``brief`` the propensity's AUC, quantiles, histogram
+        and the balance before adjustment."""
         lo, hi = logit[~data.t].min(), logit[~data.t].max()
         inside = (logit[data.t] >= lo) & (logit[data.t] <= hi)
         b, edges = data.base, np.linspace(0, 1, 41)
+        share = float(np.average(inside, weights=b[data.t]))
+        if brief:
+            return {"overlap": {"share_treated_in_common_support": share}}
         return {
             "propensity_auc": float(roc_auc_score(data.t, p, sample_weight=b)),
             **data.balance.summary(b, "{}_before"),
             "overlap": {
-                "share_treated_in_common_support": float(np.average(inside, weights=b[data.t])),
+                "share_treated_in_common_support": share,
                 "propensity_quantiles_treated": _quantiles(p[data.t], b[data.t]),
                 "propensity_quantiles_control": _quantiles(p[~data.t], b[~data.t]),
                 "histogram": {
@@ -916,7 +944,14 @@ class EffectEstimator:
             )
         if outcome_type == "time_to_event":
             contrast = SurvivalContrast(
-                data.duration, data.event, data.strata, treat, ctrl, target, self.horizon
+                data.duration,
+                data.event,
+                data.strata,
+                treat,
+                ctrl,
+                target,
+                self.horizon,
+                data.km_order,
             )
             cells = contrast.cells(weights)
 
@@ -948,7 +983,7 @@ class EffectEstimator:
         boot = np.vstack(
             [
                 np.column_stack(list(stats(v)[0].values()))
-                for v in sums.replicates(cells, self.n_boot, self.seed)
+                for v in sums.replicates(cells, self.fitted_.draws.of(sums.clusters))
             ]
         )
         out = {

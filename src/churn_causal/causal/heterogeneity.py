@@ -31,8 +31,9 @@ def cate_by_level(
     """EconML LinearDML: the effect within each level of ``levels`` with its 95% CI."""
     from econml.dml import LinearDML
 
-    names = sorted(levels.astype(str).unique())
-    x = pd.get_dummies(levels.astype(str), dtype=float).reindex(columns=names, fill_value=0.0)
+    text = levels.astype(str)
+    names = sorted(text.unique())
+    x = pd.get_dummies(text, dtype=float).reindex(columns=names, fill_value=0.0)
     # the first level is the reference; the indicators in the controls' type, so that EconML
     # stacks them with the controls without a float64 copy (0 and 1 are exact in either)
     x = x.iloc[:, 1:].to_numpy(dtype=controls.dtype)

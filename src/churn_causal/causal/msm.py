@@ -38,7 +38,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from churn_causal.causal.logit import Logit
-from churn_causal.causal.resampling import resample
+from churn_causal.causal.resampling import poisson_draws, resample
 from churn_causal.causal.survival import bootstrap_interval
 from churn_causal.data.contract import CSData
 from churn_causal.design.person_weeks import person_exposure, person_weeks
@@ -133,7 +133,7 @@ class IncrementalTouchEffect:
             return 1 - np.prod(1 - hazard, axis=2)
 
         point = risks(per_customer.sum(axis=0, keepdims=True))[0]
-        resampled = resample(per_customer, self.n_boot, self.seed)
+        resampled = resample(per_customer, poisson_draws(n_customers, self.n_boot, self.seed))
         boot = np.vstack([risks(v) for v in resampled])
         self.person_weeks_, self.weights_ = pw, w["msm"]
         self.result_ = self._result(point, boot)

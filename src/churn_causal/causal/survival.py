@@ -105,13 +105,18 @@ class StratifiedKaplanMeier:
         stratum: np.ndarray,
         n_strata: int,
         horizon: float,
+        order: np.ndarray | None = None,
     ) -> None:
-        """``stratum``: each row's stratum in 0..n_strata-1, or -1 (not in this arm)."""
+        """``stratum``: each row's stratum in 0..n_strata-1, or -1 (not in this arm).
+        ``order``: all rows sorted by stratum and duration (stably), when the caller has it:
+        every arm of every contrast on the same rows then takes its rows from one sort."""
         d, e = np.asarray(duration, dtype=float), np.asarray(event, dtype=bool)
         inside = (stratum >= 0) & (d <= horizon)
-        s, t = stratum[inside], d[inside]
-        order = np.lexsort((t, s))
-        s_sorted, t_sorted = s[order], t[order]
+        if order is None:
+            rows = np.flatnonzero(inside)[np.lexsort((d[inside], stratum[inside]))]
+        else:
+            rows = order[inside[order]]  # the arm's rows by stratum and time
+        s_sorted, t_sorted = stratum[rows], d[rows]
         new = np.ones(len(s_sorted), dtype=bool)
         new[1:] = (s_sorted[1:] != s_sorted[:-1]) | (t_sorted[1:] != t_sorted[:-1])
         pair = np.cumsum(new) - 1  # distinct (stratum, time) of each sorted row
@@ -123,7 +128,6 @@ class StratifiedKaplanMeier:
         self.n_strata, self.horizon = n_strata, float(horizon)
         # cell of every row: its time's, or the stratum's last ("past the horizon")
         self.exit_cell = np.where(stratum >= 0, stratum * self.width + self.width - 1, -1)
-        rows = np.flatnonzero(inside)[order]
         self.exit_cell[rows] = pair_stratum[pair] * self.width + rank[pair]
         self.death_cell = np.where(inside & e, self.exit_cell, -1)
         times = np.full((n_strata, self.width), np.nan)
@@ -175,14 +179,19 @@ class SurvivalContrast:
     come from (each arm's exits and deaths, the target's weight per stratum); ``statistics``
     and ``curves`` turn (B, K) arrays of such sums into results, one per row."""
 
-    def __init__(self, duration, event, strata, treat, ctrl, target, horizon: float) -> None:
+    def __init__(
+        self, duration, event, strata, treat, ctrl, target, horizon: float, order=None
+    ) -> None:
+        """``order``: the rows sorted by stratum and duration (``StratifiedKaplanMeier``)."""
         strata = np.zeros(len(duration), dtype=np.intp) if strata is None else strata
         kept, position = np.unique(strata[target], return_inverse=True)
         of_row = np.full(int(strata.max()) + 1, -1)
         of_row[kept] = np.arange(len(kept))
         of_row = of_row[strata]
         self.arms = [
-            StratifiedKaplanMeier(duration, event, np.where(rows, of_row, -1), len(kept), horizon)
+            StratifiedKaplanMeier(
+                duration, event, np.where(rows, of_row, -1), len(kept), horizon, order
+            )
             for rows in (treat, ctrl)
         ]
         target_cell = np.full(len(duration), -1)

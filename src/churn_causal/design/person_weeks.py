@@ -59,14 +59,21 @@ def person_weeks(data: CSData, touchpoint: str, horizon_weeks: int) -> pd.DataFr
             "touched": touched,
             # churn during the week: gone by the next week's start (days of tenure)
             "churned": (cd > WEEK_DAYS * week) & (cd <= WEEK_DAYS * (week + 1)),
-            "tier": cust["tier"].astype(str).to_numpy()[row],
-            "contract_type": cust["contract_type"].astype(str).to_numpy()[row],
+            "tier": _per_row(cust["tier"], row),
+            "contract_type": _per_row(cust["contract_type"], row),
             "log_seats": np.log1p(cust["seats"].to_numpy(dtype=float))[row],
         }
     )
     out["onboarding"] = out["week"] * WEEK_DAYS < ONBOARDING_DAYS
     out["exposure"] = person_exposure(out, touched)
     return out
+
+
+def _per_row(column: pd.Series, row: np.ndarray) -> pd.Categorical:
+    """A customer's text column on each of their rows, as a categorical of the values the rows
+    have: the models' dummies come from its codes, not from millions of strings."""
+    codes, names = pd.factorize(column.astype(str), sort=True)
+    return pd.Categorical.from_codes(codes[row], categories=names).remove_unused_categories()
 
 
 def person_exposure(pw: pd.DataFrame, touched: np.ndarray) -> pd.Categorical:

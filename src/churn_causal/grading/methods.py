@@ -74,7 +74,11 @@ def grade(
 
 def summarise(estimates: pd.DataFrame) -> pd.DataFrame:
     """Per touchpoint and method: mean truth, mean bias, RMSE, mean SE and coverage, in
-    percentage points, and the errors' SD over the mean SE (above 1: intervals too narrow)."""
+    percentage points, and the errors' SD over the mean SE (above 1: intervals too narrow)
+    beside its two parts: the estimates' own SD over the mean SE (the spread from one data
+    set to the next, which is what a bootstrap SE estimates) and the true effects' (each data
+    set's treated customers have an effect of their own: who among them was saved is chance
+    too, and no estimate from the data can follow it)."""
     e = estimates.assign(
         error=estimates["estimate"] - estimates["truth"],
         covered=(estimates["ci_low"] <= estimates["truth"])
@@ -89,6 +93,8 @@ def summarise(estimates: pd.DataFrame) -> pd.DataFrame:
             "mean_se_pp": 100 * g["se"].mean(),
             "coverage": g["covered"].mean(),
             "sd_error_over_se": g["error"].std() / g["se"].mean(),
+            "sd_estimate_over_se": g["estimate"].std() / g["se"].mean(),
+            "sd_truth_over_se": g["truth"].std() / g["se"].mean(),
             "replications": g.size(),
         }
     )
