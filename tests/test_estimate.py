@@ -164,6 +164,42 @@ def test_survival_curves_per_trial_undo_censoring_that_depends_on_the_trial():
     assert pooled - truth > 10 * se
 
 
+def test_rows_without_a_survival_stratum_make_one_of_their_own():
+    """A missing trial is a stratum like any other: the same estimate as naming it."""
+    rng = np.random.default_rng(8)
+    n = 4_000
+    time = rng.exponential(200, n)
+    df = pd.DataFrame(
+        {
+            "trial": np.where(rng.random(n) < 0.05, None, rng.choice(["a", "b", "c"], n)),
+            "t": rng.random(n) < 0.4,
+            "x": rng.normal(size=n),
+            "duration": np.minimum(time, 400.0),
+            "event": time <= 400,
+        }
+    )
+    fits = [
+        EffectEstimator(
+            "t",
+            ["x"],
+            duration="duration",
+            event="event",
+            horizon=365,
+            km_strata="trial",
+            methods=("naive", "iptw"),
+            n_boot=50,
+            seed=1,
+        )
+        .fit(table)
+        .methods
+        for table in (df, df.fillna({"trial": "unknown"}))
+    ]
+    for method in ("naive", "iptw"):
+        missing, named = (f[method]["risk_difference"] for f in fits)
+        assert missing["estimate"] == pytest.approx(named["estimate"], rel=1e-9)
+        assert missing["risk_control"] == pytest.approx(named["risk_control"], rel=1e-9)
+
+
 @pytest.mark.parametrize("estimand", ["ATT", "ATE"])
 def test_agrees_with_the_rossi_randomised_trial(estimand):
     """Financial aid was randomised in the Rossi recidivism study: every adjusted estimate of

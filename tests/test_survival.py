@@ -112,6 +112,8 @@ def test_a_subset_of_the_customers_takes_their_columns_of_the_fits_draws():
     assert np.array_equal(draws.of(np.array([5, 11, 20])), draws.weights[:, [1, 3, 4]])
     assert draws.of(draws.clusters) is draws.weights
     assert np.array_equal(draws.weights, poisson_draws(5, 40, seed=1))
+    with pytest.raises(ValueError, match="not all among"):
+        draws.of(np.array([4, 5]))
 
 
 def cluster_poisson_weights_batches(clusters, n_boot, seed, batch):

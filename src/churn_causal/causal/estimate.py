@@ -148,7 +148,7 @@ class _Data:
     x: np.ndarray
     t: np.ndarray
     cluster: np.ndarray
-    shown: np.ndarray | None = None  # covariates as balance tables show them (every level)
+    shown: np.ndarray | None = None  # covariates as the balance tables show them (per category)
     shown_names: list[str] = field(default_factory=list)
     y: np.ndarray | None = None  # binary or continuous outcome
     duration: np.ndarray | None = None
@@ -307,7 +307,8 @@ class EffectEstimator:
     @property
     def _checked_columns(self) -> list[str]:
         """The columns ``_check_values`` reads."""
-        return [self.treatment, *self._outcome_columns, *([self.weight] if self.weight else [])]
+        named = [self.treatment, *self._outcome_columns, self.weight]
+        return list(dict.fromkeys(c for c in named if c))
 
     @property
     def _columns(self) -> tuple:
@@ -369,8 +370,8 @@ class EffectEstimator:
             exact=self._strata(df),
             base=df[self.weight].to_numpy(dtype=float) if self.weight else np.ones(len(df)),
         )
-        if self.km_strata:
-            data.strata = pd.factorize(df[self.km_strata])[0]
+        if self.km_strata:  # rows without a stratum make one of their own
+            data.strata = pd.factorize(df[self.km_strata], use_na_sentinel=False)[0]
         if self.outcome:
             data.y = df[self.outcome].to_numpy(dtype=float)
         else:

@@ -48,15 +48,17 @@ class Draws:
     estimates on any subset of them."""
 
     def __init__(self, clusters: np.ndarray, n_boot: int, seed: int) -> None:
-        self.clusters = np.unique(np.asarray(clusters))
+        # numpy's sort path (asked for the inverse): its hash path is slow on many ids
+        self.clusters = np.unique(np.asarray(clusters), return_inverse=True)[0]
         self.weights = poisson_draws(len(self.clusters), n_boot, seed)
 
     def of(self, clusters: np.ndarray) -> np.ndarray:
         """The (n_boot, len(clusters)) weights of ``clusters``: distinct, sorted, all among
         the fit's."""
-        if len(clusters) == len(self.clusters):
-            return self.weights
-        return self.weights[:, np.searchsorted(self.clusters, clusters)]
+        at = np.minimum(np.searchsorted(self.clusters, clusters), len(self.clusters) - 1)
+        if not np.array_equal(self.clusters[at], clusters):
+            raise ValueError("these clusters are not all among the fit's")
+        return self.weights if len(at) == len(self.clusters) else self.weights[:, at]
 
 
 class ClusterSums:

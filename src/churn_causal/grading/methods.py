@@ -75,10 +75,10 @@ def grade(
 def summarise(estimates: pd.DataFrame) -> pd.DataFrame:
     """Per touchpoint and method: mean truth, mean bias, RMSE, mean SE and coverage, in
     percentage points, and the errors' SD over the mean SE (above 1: intervals too narrow)
-    beside its two parts: the estimates' own SD over the mean SE (the spread from one data
+    beside what makes it up: the estimates' own SD over the mean SE (the spread from one data
     set to the next, which is what a bootstrap SE estimates) and the true effects' (each data
     set's treated customers have an effect of their own: who among them was saved is chance
-    too, and no estimate from the data can follow it)."""
+    too, which a bootstrap over customers does not include)."""
     e = estimates.assign(
         error=estimates["estimate"] - estimates["truth"],
         covered=(estimates["ci_low"] <= estimates["truth"])
