@@ -91,6 +91,23 @@ def test_person_weeks_follow_each_customer(world_data):
         assert pd.get_dummies(pw[column]).equals(pd.get_dummies(text))
 
 
+def test_touched_person_weeks_are_the_touches_within_the_horizon(world_data):
+    """A person-week is touched exactly when the customer had the touchpoint in that week of
+    tenure: a touch after the horizon marks no week (of the next customer's, say)."""
+    horizon = 53
+    pw = person_weeks(world_data, "cs_touch", horizon)
+    t = world_data.touches[world_data.touches["touchpoint"].astype(str) == "cs_touch"]
+    start = t["customer_id"].map(world_data.customers.set_index("customer_id")["start_date"])
+    week = (pd.to_datetime(t["date"]) - pd.to_datetime(start)).dt.days // 7
+    touches = pd.DataFrame({"customer_id": t["customer_id"].to_numpy(), "week": week.to_numpy()})
+    later = touches["week"] >= horizon
+    assert later.any()  # the data has touches past the horizon for the test to catch
+    touches = touches[(touches["week"] >= 0) & ~later].drop_duplicates()
+    weeks = pw[["customer_id", "week"]].astype({"customer_id": str})
+    merged = weeks.merge(touches.astype({"customer_id": str}), how="left", indicator=True)
+    assert np.array_equal(pw["touched"].to_numpy(), merged["_merge"].eq("both").to_numpy())
+
+
 def test_msm_recovers_the_incremental_effect(world_data, world):
     """Within 3 bootstrap SE of the simulator's truth; the health-blind weights get the sign
     wrong and the current-health model misses towards zero."""

@@ -45,6 +45,7 @@ def person_weeks(data: CSData, touchpoint: str, horizon_weeks: int) -> pd.DataFr
     t_row = ids.get_indexer(t["customer_id"])
     t_week = (t["date"].to_numpy(dtype="datetime64[D]").astype(np.int64) - start[t_row]) // 7
     mine = (t["touchpoint"].astype(str).to_numpy() == touchpoint) & (t_row >= 0) & (t_week >= 0)
+    mine &= t_week < horizon_weeks  # a later week's key would be one of the next customer's
     t_key = np.unique(t_row[mine].astype(np.int64) * span + t_week[mine])
     touched = np.isin(key, t_key)
     churn = cust["churn_date"].to_numpy(dtype="datetime64[D]")
