@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-$(DEMO)/truth.json: $(STAMP) $(wildcard src/churn_causal/sim/*.py) src/churn_causal/sim/simulator.yaml
-	$(BIN)/churn-causal simulate --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED) --out $(DEMO)
+$(DEMO)/truth.json: $(STAMP) $(wildcard src/churn_causal/sim/*.py) src/churn_causal/sim/simulator.yaml notebooks/demo.yaml
+	$(BIN)/churn-causal simulate --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED) --out $(DEMO) \
+	  --scenarios notebooks/demo.yaml
 
 report: $(DEMO)/truth.json
 	$(BIN)/churn-causal report --config notebooks/demo.yaml
@@ -46,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m churn_causal.grading.bench
 	$(BIN)/churn-causal validate-methods --replications 20 --customers 20000
 	$(BIN)/churn-causal validate-dynamics --replications 20 --customers 20000
+	$(BIN)/churn-causal validate-whatif --replications 20 --customers 20000
 
 clean:
 	rm -rf $(VENV) $(DEMO) reports/[0-9]* reports/latest reports/.staging-* reports/history.duckdb \

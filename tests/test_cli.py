@@ -173,3 +173,60 @@ def test_the_grading_summary_compares_spread_with_standard_errors():
     assert s["sd_estimate_over_se"] == pytest.approx((truth + errors).std(ddof=1) / 0.01, abs=1e-3)
     assert s["sd_truth_over_se"] == pytest.approx(truth.std(ddof=1) / 0.01, abs=1e-3)
     assert s["coverage"] == 0.5 and s["mean_bias_pp"] == 0.0 and not s["passes"]
+
+
+def test_simulate_writes_the_truth_of_a_configs_scenarios(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "programme: {follow_up_months: 6}\n"
+        "scenarios: [{name: more seminars, touchpoint: seminar, delta: 2}]\n"
+    )
+    out = tmp_path / "sim"
+    argv = ["simulate", "--customers", "300", "--seed", "3", "--out", str(out)]
+    assert main([*argv, "--scenarios", str(config), "--set", "truth.scenario_worlds=1"]) == 0
+    truth = json.loads((out / "truth.json").read_text())["scenarios"]
+    assert set(truth["seminar"]) == {"none", "half", "more seminars"}
+    mine = truth["seminar"]["more seminars"]
+    assert mine["scenario"]["follow_up_weeks"] == 26 and mine["worlds"] == 1
+    assert mine["changed"]["all"]["events"] > mine["natural"]["all"]["events"]
+
+
+def test_whatif_prints_and_writes_the_money(small_dir, tmp_path, capsys):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "business: {costs: {seminar: {per_event: 35}}}\n"
+        "scenarios: [{name: seminars x2 in SMB, touchpoint: seminar, delta: 2, "
+        "where: {tier: SMB}}]\n"
+    )
+    out = tmp_path / "whatif.json"
+    argv = ["whatif", "--data", small_dir, "--config", str(config), "--touchpoints", "seminar"]
+    assert main([*argv, "--n-boot", "20", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "seminars x2 in SMB" in printed and "net (EUR)" in printed
+    result = json.loads(out.read_text())["touchpoints"]["seminar"]
+    assert result["cost"] == "EUR 35 per event"
+    segment = result["scenarios"]["seminars x2 in SMB"]["groups"]["segment"]
+    assert segment["change"]["events"]["estimate"] > 0
+
+
+def test_whatif_refuses_a_scenario_the_data_cannot_hold(small_dir, tmp_path, capsys):
+    config = tmp_path / "run.yaml"
+    config.write_text("scenarios: [{name: s, touchpoint: webinar, delta: 2}]\n")
+    assert main(["whatif", "--data", small_dir, "--config", str(config)]) == 2
+    assert "touchpoint 'webinar' is not one of this run's" in capsys.readouterr().err
+    config.write_text("scenarios: [{name: s, touchpoint: seminar, delta: 2, where: {region: EU}}]")
+    assert main(["whatif", "--data", small_dir, "--config", str(config)]) == 2
+    assert "region, not a column of the customers table" in capsys.readouterr().err
+
+
+def test_validate_whatif_from_the_command_line(tmp_path, capsys, monkeypatch):
+    from churn_causal.grading import whatif
+
+    monkeypatch.setattr(whatif, "GRADED", whatif.GRADED[2:3])  # one scenario: support halved
+    out = tmp_path / "whatif.csv"
+    argv = ["validate-whatif", "--replications", "1", "--customers", "800", "--n-boot", "20"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "1 replications of 800 customers" in capsys.readouterr().out
+    grades = pd.read_csv(out)
+    assert set(grades["outcome"]) == {"churn_pp", "customer_months", "gross_profit", "events"}
+    assert (grades["scenario"] == "support halved").all() and grades["truth"].notna().all()

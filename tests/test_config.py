@@ -70,6 +70,18 @@ def test_no_file_gives_the_defaults():
         ("data: {columns: {orders: {}}}", "no such table"),
         ("design: {seminar: {weeks: 2}}", "unknown key(s) design.seminar.weeks"),
         ("design: {seminar: {unit: day}}", "unit must be one of"),
+        ("scenarios: {a: 1}", "'scenarios' must be a list of mappings"),
+        ("scenarios: [{name: a, touchpoint: seminar}]", "missing delta"),
+        ("scenarios: [{name: a, touchpoint: seminar, delta: -1}]", "delta must be 0 or more"),
+        ("scenarios: [{name: a, touchpoint: s, delta: 2, period: {year: x}}]", "invalid literal"),
+        ("programme: {period: last_year}", "give first_year"),
+        ("programme: {weeks: 3}", "unknown key(s) programme.weeks"),
+        ("business: {costs: {seminar: {per_event: -5}}}", "cannot be negative"),
+        ("business: {costs: {seminar: {hours_per_event: 2}}}", "hourly_cost"),
+        (
+            "scenarios: [{name: a, touchpoint: s, delta: 2}, {name: a, touchpoint: s, delta: 3}]",
+            "same name",
+        ),
     ],
 )
 def test_malformed_configs_are_refused_with_the_place(tmp_path, text, message):
@@ -91,3 +103,31 @@ def test_each_touchpoint_may_have_its_own_design(tmp_path):
     assert designs["cs_touch"] == designs["support"] == TrialDesign(horizon_days=180)
     cfg.design_overrides = {"window": 2}
     assert cfg.designs(["セミナー"])["セミナー"] == TrialDesign.weekly(horizon_days=180, window=2)
+
+
+def test_programme_scenarios_and_costs_are_read(tmp_path):
+    path = write(
+        tmp_path,
+        """
+business:
+  costs: {seminar: {per_event: 35}, cs_touch: {hours_per_event: 1.5, hourly_cost: 60}}
+  longer_view: {lifetime_months: 48}
+programme: {period: {year: 2024}, follow_up_months: 6}
+scenarios:
+  - {name: x2 in SMB, touchpoint: seminar, delta: 2, where: {tier: SMB}}
+  - {name: halved, touchpoint: cs_touch, delta: 0.5, period: first_year}
+""",
+    )
+    cfg = RunConfig.from_file(path)
+    assert cfg.business.cost("cs_touch").per_event_amount == 90
+    assert cfg.business.longer_view.lifetime_months == 48
+    first, second = cfg.scenarios
+    assert first.period.kind == "calendar" and first.follow_up_weeks == 26  # the programme's
+    assert second.period.kind == "tenure" and second.where == ()
+    assert cfg.scenarios_of("seminar") == [first.to_dict()]
+    assert cfg.programme == {"period": first.period.to_config(), "follow_up_months": 6.0}
+    cfg.check_scenarios(["seminar", "cs_touch"], ["customer_id", "tier"])
+    with pytest.raises(ConfigError, match="not one of this run's"):
+        cfg.check_scenarios(["seminar"], ["tier"])
+    with pytest.raises(ConfigError, match="not a column of the customers table"):
+        cfg.check_scenarios(["seminar", "cs_touch"], ["customer_id"])

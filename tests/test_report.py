@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -63,7 +64,10 @@ def run(degenerate_dir, tmp_path_factory):
     crashed = out / ".staging-crashed"
     crashed.mkdir()
     (crashed / ".pid").write_text(str(_dead_pid()))
+    config = tmp_path_factory.mktemp("config") / "run.yaml"
+    config.write_text(RUN_CONFIG)
     options = ("--touchpoints", "seminar,cs_touch,legacy", "--n-boot", "50", "--workers", "2")
+    options += ("--config", str(config))
     trace = tmp_path_factory.mktemp("trace") / "validations.txt"
     os.environ[TRACE_ENV] = str(trace)  # every validation, the notebooks' included, is logged
     try:
@@ -75,6 +79,13 @@ def run(degenerate_dir, tmp_path_factory):
 
 
 RUN_VALIDATIONS: list[str] = []
+RUN_CONFIG = """
+business:
+  costs: {seminar: {per_event: 35}, cs_touch: {hours_per_event: 1.5, hourly_cost: 60}}
+scenarios:
+  - {name: seminars x2 in SMB, touchpoint: seminar, delta: 2, where: {tier: SMB}}
+  - {name: CS calls halved in Middle, touchpoint: cs_touch, delta: 0.5, where: {tier: Middle}}
+"""
 
 
 def test_a_run_validates_its_data_once_and_hands_every_notebook_the_snapshot(run):
@@ -145,10 +156,112 @@ def test_run_is_published_with_manifest_and_latest_link(run):
 def test_the_executive_summary_reads_the_touchpoint_results(run):
     _, out = run
     page = (out / "r1" / "executive-summary.html").read_text()
-    for words in ("seminar", "cs_touch", "percentage points", "LTV per customer", "EUR"):
-        assert words in page
+    for words in (
+        "seminar",
+        "cs_touch",
+        "percentage points",
+        "What each programme is worth",
+        "gross profit kept",
+        "What if",
+        "seminars x2 in SMB",
+        "LTV formula",
+        "EUR",
+    ):
+        assert words in page  # fmt: skip
     assert "legacy" not in page  # its report failed: no result to summarise
     assert "import " not in page
+
+
+class _Tables(HTMLParser):
+    """The tables of a page as rows of cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.cell is not None and self.tables:
+            self.tables[-1][-1].append("".join(self.cell).strip())
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def _table(page: str, marker: str) -> pd.DataFrame:
+    """The first HTML table after ``marker`` on a page, as text: its first header row names
+    the columns, the first cell of each row is its index."""
+    parser = _Tables()
+    parser.feed(page[page.index(marker) :])
+    rows = parser.tables[0]
+    header = rows[0]
+    body = [r for r in rows[1:] if len(r) == len(header) and r[0]]
+    frame = pd.DataFrame([r[1:] for r in body], index=[r[0] for r in body], columns=header[1:])
+    return frame
+
+
+def _amount(text: str) -> float:
+    return float(re.sub(r"[^0-9.\-]", "", text.replace("EUR", "")))
+
+
+def test_the_money_is_recomputable_from_the_page_and_below_the_whole(run):
+    """From the executive page alone: gross profit kept = revenue kept x gross margin, cost =
+    touches x cost per event, net = gross profit - cost, ROI = net / cost (to the page's
+    rounding), and every amount below the customers' whole gross profit over the same weeks,
+    per touchpoint, tier and scenario; the LTV formula's figure below its own lifetime gross
+    profit of the active customers."""
+    _, out = run
+    page = (out / "r1" / "executive-summary.html").read_text()
+    table = _table(page, "What each programme is worth")
+    checked = 0
+    for tp, row in table.T.iterrows():  # a column per touchpoint
+        if not row.get("gross profit kept", "").startswith("EUR") or not row["cost"].startswith(
+            "EUR"
+        ):
+            continue
+        margin = float(row["gross margin"].rstrip("%")) / 100
+        gp, revenue = _amount(row["gross profit kept"]), _amount(row["revenue kept"])
+        cost, net = _amount(row["cost"]), _amount(row["net"])
+        per_event = _amount(row["cost per event"])
+        assert gp == pytest.approx(revenue * margin, abs=2.0), tp
+        assert cost == pytest.approx(_amount(row["touches delivered"]) * per_event,
+                                     abs=0.5 * per_event + 1), tp  # fmt: skip
+        assert net == pytest.approx(gp - cost, abs=2.0), tp
+        assert float(row["ROI"]) == pytest.approx(net / cost, abs=0.006), tp
+        whole = _amount(row["gross profit of these customers over the same weeks"])
+        for column in ("gross profit kept", "cost", "net"):
+            assert abs(_amount(row[column])) < whole, (tp, column)
+        checked += 1
+    assert checked >= 1
+    tiers = _table(page, "Per tier")
+    for _, row in tiers.iterrows():
+        if row.get("gross profit of the tier over the same weeks", "").startswith("EUR"):
+            whole = _amount(row["gross profit of the tier over the same weeks"])
+            assert abs(_amount(row["gross profit kept"])) < whole
+    whatif = _table(page, "What if")
+    assert "seminars x2 in SMB" in whatif.index
+    for _, row in whatif.iterrows():
+        if row.get("gross profit", "").startswith("EUR"):
+            whole = _amount(row["gross profit of the segment over the same weeks"])
+            assert abs(_amount(row["gross profit"])) < whole and abs(_amount(row["net"])) < whole
+    team = _table(page, "Why not the LTV formula")
+    for _, row in team.iterrows():  # the formula's figure against its own lifetime scale
+        if not row["the LTV formula says"].startswith("EUR"):
+            continue
+        book = _amount(row["the formula's lifetime gross profit of all active customers"])
+        assert abs(_amount(row["the LTV formula says"])) < book
+        checked += 1
+    assert checked >= 2
 
 
 def test_the_validation_report_sets_estimates_beside_the_truth(run, degenerate_dir):
@@ -283,8 +396,9 @@ def test_pages_open_offline_in_chromium(run, browser, page_name, degenerate_dir)
     assert all(images)
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
     if page_name == "executive-summary.html":
-        assert len(images) >= 1  # the forest plot
+        assert len(images) >= 2  # the forest plot, and the programmes' and scenarios' net value
         assert "What customer-success touchpoints do to churn" in text
+        assert "What if" in text and "seminars x2 in SMB" in text
         ids = pd.read_parquet(f"{degenerate_dir}/customers.parquet")["customer_id"].astype(str)
         raw = re.sub(
             r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "", (out / "r1" / page_name).read_text()

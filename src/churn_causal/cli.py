@@ -66,15 +66,28 @@ def _checked_source(source: str | Path | None) -> Path:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from churn_causal.sim.simulate import parse_assignments, simulate
+    from churn_causal.sim.simulate import (
+        default_params,
+        merge_params,
+        parse_assignments,
+        simulate,
+        truth_scenarios,
+    )
     from churn_causal.sim.world import TOUCHPOINTS
 
     if args.customers < 1:
         raise BadInput("--customers must be at least 1")
     try:
         overrides = parse_assignments(args.set or [])
+        section = merge_params(default_params(), overrides)["truth"]
+        if args.scenarios:  # a run config's programme and scenarios
+            cfg = _run_config(args.scenarios)
+            section = {**section, "programme": cfg.programme, "scenarios": []}
+            scenarios = truth_scenarios(section, cfg.scenarios)
+        else:
+            scenarios = truth_scenarios(section)
         t0 = time.perf_counter()
-        result = simulate(args.customers, args.seed, overrides)
+        result = simulate(args.customers, args.seed, overrides, scenarios)
     except (KeyError, TypeError, ValueError) as exc:
         raise BadInput(f"simulator parameters: {exc}") from exc
     out = result.write(args.out)
@@ -128,14 +141,21 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(args: argparse.Namespace) -> int:
+def _run_config(path: str | None):
+    """The run config at ``path`` (an empty one for None); a bad one is bad input."""
     from churn_causal.report.config import ConfigError, RunConfig
-    from churn_causal.report.runner import run_report
 
     try:
-        cfg = RunConfig.from_file(args.config)
+        return RunConfig.from_file(path)
     except ConfigError as exc:
         raise BadInput(str(exc)) from exc
+
+
+def _report(args: argparse.Namespace) -> int:
+    from churn_causal.report.config import ConfigError
+    from churn_causal.report.runner import run_report
+
+    cfg = _run_config(args.config)
     # Command-line options override the config file.
     cfg.source = _checked_source(args.data or cfg.source)
     cfg.encoding = _encoding(args) or cfg.encoding
@@ -160,6 +180,8 @@ def _report(args: argparse.Namespace) -> int:
         raise BadInput(f"trial design: {exc}") from exc
     try:
         result = run_report(cfg, args.run_id)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from exc
     except DataError as exc:
         _print_problems(exc.problems)
         print("no report was run; earlier reports are untouched", file=sys.stderr)
@@ -266,6 +288,42 @@ def _dynamics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _whatif(args: argparse.Namespace) -> int:
+    from churn_causal.data.files import write_json
+    from churn_causal.data.load import load
+    from churn_causal.report.config import ConfigError
+    from churn_causal.report.whatif import programme_and_scenarios, whatif_table
+
+    cfg = _run_config(args.config)
+    source = _checked_source(args.data or cfg.source)
+    touchpoints = args.touchpoints.split(",") if args.touchpoints else cfg.touchpoints
+    data = load(source, cfg.columns, touchpoints, _encoding(args) or cfg.encoding)
+    chosen = touchpoints or data.touchpoints
+    try:
+        cfg.check_scenarios(chosen, list(data.customers.columns))
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from exc
+    try:
+        results = programme_and_scenarios(data, cfg, chosen, args.n_boot or cfg.n_boot)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    table = whatif_table(results, cfg.business.currency)
+    print(table.to_string())
+    if args.out:
+        write_json(args.out, {"currency": cfg.business.currency, "touchpoints": results})
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _validate_whatif(args: argparse.Namespace) -> int:
+    from churn_causal.grading.whatif import grade_whatif
+
+    _check_grading(args)
+    return _graded(
+        args, lambda: grade_whatif(args.replications, args.customers, args.first_seed, args.n_boot)
+    )
+
+
 def _load_cs(args: argparse.Namespace):
     """The CS data of --data/--config for --touchpoint (``DataError`` lists every problem)."""
     from churn_causal.data.load import load
@@ -317,48 +375,51 @@ def _design(args: argparse.Namespace, touchpoint: str) -> TrialDesign:
         raise BadInput(f"trial design: {exc}") from exc
 
 
+def _check_grading(args: argparse.Namespace) -> None:
+    if args.replications < 1 or args.customers < 100:
+        raise BadInput("--replications must be at least 1 and --customers at least 100")
+
+
+def _graded(args: argparse.Namespace, grade, transpose: bool = False) -> int:
+    """Run a grading, write its estimates to ``--out`` and print its summary and time."""
+    t0 = time.perf_counter()
+    estimates, summary = grade()
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        estimates.to_csv(args.out, index=False)
+    print((summary.T if transpose else summary).to_string())
+    print(
+        f"{args.replications} replications of {args.customers} customers in "
+        f"{time.perf_counter() - t0:.0f} s" + (f"; estimates in {args.out}" if args.out else "")
+    )
+    return 0
+
+
 def _validate_methods(args: argparse.Namespace) -> int:
     from churn_causal.causal.estimate import METHODS
     from churn_causal.grading.methods import grade
     from churn_causal.sim.world import TOUCHPOINTS
 
-    if args.replications < 1 or args.customers < 100:
-        raise BadInput("--replications must be at least 1 and --customers at least 100")
+    _check_grading(args)
     touchpoints = tuple(args.touchpoints.split(",")) if args.touchpoints else TOUCHPOINTS
     methods = tuple(args.methods.split(",")) if args.methods else METHODS
-    t0 = time.perf_counter()
-    estimates, summary = grade(
-        args.replications, args.customers, args.first_seed, touchpoints, methods, args.n_boot
+    return _graded(
+        args,
+        lambda: grade(
+            args.replications, args.customers, args.first_seed, touchpoints, methods, args.n_boot
+        ),
     )
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        estimates.to_csv(args.out, index=False)
-    print(summary.to_string())
-    print(
-        f"{args.replications} replications of {args.customers} customers in "
-        f"{time.perf_counter() - t0:.0f} s" + (f"; estimates in {args.out}" if args.out else "")
-    )
-    return 0
 
 
 def _validate_dynamics(args: argparse.Namespace) -> int:
     from churn_causal.grading.dynamics import grade_dynamics
 
-    if args.replications < 1 or args.customers < 100:
-        raise BadInput("--replications must be at least 1 and --customers at least 100")
-    t0 = time.perf_counter()
-    estimates, summary = grade_dynamics(
-        args.replications, args.customers, args.first_seed, args.n_boot
+    _check_grading(args)
+    return _graded(
+        args,
+        lambda: grade_dynamics(args.replications, args.customers, args.first_seed, args.n_boot),
+        transpose=True,
     )
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        estimates.to_csv(args.out, index=False)
-    print(summary.T.to_string())
-    print(
-        f"{args.replications} replications of {args.customers} customers in "
-        f"{time.perf_counter() - t0:.0f} s" + (f"; estimates in {args.out}" if args.out else "")
-    )
-    return 0
 
 
 def _data_options(p: argparse.ArgumentParser, flag: str = "--data") -> None:
@@ -423,6 +484,12 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         metavar="KEY=VALUE",
         help="override a simulator parameter, e.g. confounder.strength=0.5",
+    )
+    s.add_argument(
+        "--scenarios",
+        metavar="CONFIG",
+        help="a run config: the exact truth of its scenarios and of every programme over its "
+        "programme period goes into truth.json (default: the simulator's own programme period)",
     )
     s.set_defaults(func=_simulate)
 
@@ -508,6 +575,28 @@ def parser() -> argparse.ArgumentParser:
     vd.add_argument("--n-boot", type=int, default=200)
     vd.add_argument("--out", help="CSV of every estimate")
     vd.set_defaults(func=_validate_dynamics)
+
+    w = sub.add_parser(
+        "whatif",
+        help="what each programme is worth and what the config's scenarios would change, in "
+        "money; print it and write JSON",
+    )
+    _data_options(w)
+    w.add_argument("--touchpoints", help="comma-separated; default: the config's, or all")
+    w.add_argument("--n-boot", type=int, help="bootstrap replicates (default: the config's)")
+    w.add_argument("--out", help="the JSON file to write")
+    w.set_defaults(func=_whatif)
+
+    vw = sub.add_parser(
+        "validate-whatif",
+        help="grade what-if scenarios against the simulator's exact truth over many data sets",
+    )
+    vw.add_argument("--replications", type=int, default=20)
+    vw.add_argument("--customers", type=int, default=20_000)
+    vw.add_argument("--first-seed", type=int, default=1)
+    vw.add_argument("--n-boot", type=int, default=200)
+    vw.add_argument("--out", help="CSV of every estimate")
+    vw.set_defaults(func=_validate_whatif)
 
     r = sub.add_parser("report", help="run the report notebooks into HTML")
     _data_options(r)

@@ -9,24 +9,15 @@ treatment, where adjusting for current health is biased (Robins, Hernán & Brumb
 touched in the first year, and a customer whose health falls hard is nearly always called, so
 the few untouched ones would carry weights in the billions. The estimand is therefore an
 *incremental* intervention (Kennedy 2019): every week's odds of a touch multiplied by ``delta``
-(0.5: half as likely, still following health the way CS managers do). Its weights are bounded
-whatever the propensity, and the simulator computes its exact truth.
+(0.5: half as likely, still following health the way CS managers do), estimated as a scenario of
+``churn_causal.causal.uptake`` over the first ``horizon_weeks`` weeks of every contract.
 
-* person-weeks from contract start (one per weekly health reading) up to ``horizon_weeks``;
-* a pooled logistic model of each week's touch given that week's health, its fall over the last
-  weeks, tier, contract, seats, tenure and weeks since the last touch;
-* each week's weight: the product over earlier weeks of q/p for a touch and (1-q)/(1-p) for
-  none, with q = delta p / (delta p + 1 - p);
-* weighted weekly churn hazards (a pooled logistic model saturated in time) and their
-  Kaplan-Meier product: first-year churn under the intervention; as it happens: the same
-  unweighted.
-
-Beside it: the same weights from a model that ignores health (baseline and touch history only),
-and the classic analysis: a pooled logistic churn model on current health and weeks since the
-last touch, applied to the observed histories with each touch kept with probability delta
-(health held as observed). Intervals: cluster bootstrap over customers with the models held
-fixed (updating the treatment model in each replicate by a Newton step changed the standard
-error by less than 0.01 pp).
+Beside it, on the same bootstrap replicates: the same weights from a model that ignores health
+(baseline and touch history only), and the classic analysis: a pooled logistic churn model on
+current health, the profile, tenure and weeks since the last touch ("never" its own level),
+predicted for the observed histories as they are and with their touches changed the way the
+intervention changes them (a touch kept with probability q/p, for delta < 1; an untouched week
+touched with probability (q - p)/(1 - p), for delta > 1), health held as observed.
 """
 
 from __future__ import annotations
@@ -35,35 +26,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from churn_causal.causal.logit import Logit
-from churn_causal.causal.resampling import poisson_draws, resample
 from churn_causal.causal.survival import bootstrap_interval
+from churn_causal.causal.uptake import OUTCOMES, UptakeScenarios
 from churn_causal.data.contract import CSData
-from churn_causal.design.person_weeks import person_exposure, person_weeks
+from churn_causal.design.person_weeks import PersonWeeks, exposure_after, person_weeks
+from churn_causal.design.scenarios import Period, Scenario
 from churn_causal.design.trials import WEEK_DAYS
 
-BASELINE = ["tier", "contract_type", "onboarding", "exposure"]
-
-
-def _design(pw: pd.DataFrame) -> np.ndarray:
-    """Standardised covariates: baseline, tenure and touch history, then (the last two
-    columns, which the baseline-only model leaves out) health and its fall. Filled a column
-    at a time in float32, the precision the logistic fit takes its design in: millions of
-    person-weeks never stand in float64."""
-    x = pd.get_dummies(pw[BASELINE], drop_first=True)
-    columns = [x[c] for c in x.columns] + [pw[c] for c in ("week", "log_seats", "score", "fall")]
-    out = np.empty((len(pw), len(columns)), dtype=np.float32)
-    for k, column in enumerate(columns):
-        v = column.to_numpy(dtype=float)
-        sd = v.std()
-        out[:, k] = (v - v.mean()) / (sd if sd > 0 else 1.0)
-    return out
-
-
-def _logit(x: np.ndarray, y: np.ndarray) -> Logit:
-    return Logit(C=1e4).fit(x, y)
+_CHURNED, _CUSTOMERS = OUTCOMES.index("churned"), OUTCOMES.index("customers")
 
 
 class IncrementalTouchEffect:
@@ -79,101 +51,78 @@ class IncrementalTouchEffect:
         n_boot: int = 200,
         seed: int = 0,
     ) -> None:
-        if not 0 < delta < 1:
-            raise ValueError("delta must lie between 0 and 1 (fewer touches than now)")
+        if not (delta > 0 and delta != 1):
+            raise ValueError("delta must be positive and not 1 (1 is the touches as they are)")
         self.touchpoint, self.delta, self.horizon_weeks = touchpoint, delta, horizon_weeks
         self.n_boot, self.seed = n_boot, seed
 
+    @property
+    def scenario(self) -> Scenario:
+        period = Period("tenure", 0, self.horizon_weeks)
+        return Scenario("msm", self.touchpoint, self.delta, (), period, 0)
+
     def fit(self, data: CSData) -> IncrementalTouchEffect:
         pw = person_weeks(data, self.touchpoint, self.horizon_weeks)
-        a = pw["touched"].to_numpy()
-        if not a.any():
+        if not pw.rows["touched"].any():
             raise ValueError(f"no customer has a {self.touchpoint} in the first year")
-        y = pw["churned"].to_numpy(dtype=float)
-        weeks = pw["week"].to_numpy()
-        cust = pd.factorize(pw["customer_id"], sort=True)[0]  # ids' order, without sorting rows
-        # Each customer's first row: the weights' running products restart there.
-        first = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]])
-        start = np.repeat(first, np.diff(np.r_[first, len(cust)]))
-        x = _design(pw)
-        p = {
-            k: _logit(x[:, cols], a).predict_proba(x[:, cols])[:, 1]
-            for k, cols in (("msm", slice(None)), ("base", slice(None, -2)))
+        fits = {
+            name: UptakeScenarios([self.scenario], self.n_boot, self.seed, health=health).fit(
+                data, pw
+            )
+            for name, health in (("msm", True), ("baseline_only", False))
         }
-        del x
-        self.treatment_auc_ = float(roc_auc_score(a, p["msm"]))
-        w = {k: self._weights(a, v, start) for k, v in p.items()}
-        classic = self._classic_hazards(pw)
-
-        # Four risks by week 53: as it happens, and under the intervention by IPW (health-aware
-        # and baseline-only treatment models) and by the classic model. Each comes from the
-        # weighted rows and events of every week, summed once per bootstrap batch.
-        ones = np.ones(len(pw))
-        variants = [(ones, y), (w["msm"], y), (w["base"], y), (ones, classic)]
-        h = self.horizon_weeks
-        # Each person-week adds to one week's cell of each variant's rows and events: the
-        # cells summed per customer, one variant at a time (customers x 8 x weeks, dense:
-        # nearly every customer has a row in nearly every week).
-        n_customers = int(cust.max()) + 1
-        per_customer = np.empty((n_customers, 2 * len(variants) * h))
-        key = cust * h + weeks
-        for k, (v, e) in enumerate(variants):
-            for j, weight in enumerate((v, v * e)):  # rows, then events
-                cell = slice((2 * k + j) * h, (2 * k + j + 1) * h)
-                per_customer[:, cell] = np.bincount(
-                    key, weights=weight, minlength=n_customers * h
-                ).reshape(n_customers, h)
-        del key
-
-        def risks(sums: np.ndarray) -> np.ndarray:
-            """(B, 4) first-year risks from (B, 8 x weeks) sums of rows and events."""
-            parts = sums.reshape(len(sums), len(variants), 2, h)
-            at, ev = parts[:, :, 0], parts[:, :, 1]
-            hazard = np.divide(ev, at, out=np.zeros_like(ev), where=at > 0)
-            return 1 - np.prod(1 - hazard, axis=2)
-
-        point = risks(per_customer.sum(axis=0, keepdims=True))[0]
-        resampled = resample(per_customer, poisson_draws(n_customers, self.n_boot, self.seed))
-        boot = np.vstack([risks(v) for v in resampled])
-        self.person_weeks_, self.weights_ = pw, w["msm"]
-        self.result_ = self._result(point, boot)
+        risks = {name: _risks(fit) for name, fit in fits.items()}
+        classic = self._classic(pw, fits["msm"])
+        self.fit_ = fits["msm"]
+        self.result_ = self._result(risks, classic)
         return self
 
-    def _weights(self, a: np.ndarray, p: np.ndarray, start: np.ndarray) -> np.ndarray:
-        """Each person-week's weight: the product over the customer's earlier weeks of the
-        intervention's probability of what happened over the observed one's (``start``: the
-        position of each row's customer's first row; rows sorted by customer and week)."""
-        p = np.clip(p, 1e-9, 1 - 1e-9)
-        q = self.delta * p / (self.delta * p + 1 - p)
-        logs = np.log(np.where(a, q / p, (1 - q) / (1 - p)))
-        total = np.cumsum(logs)
-        before = np.where(start > 0, total[np.maximum(start - 1, 0)], 0.0)
-        return np.exp(total - logs - before)
+    def _classic(self, pw: PersonWeeks, fit: UptakeScenarios) -> tuple[np.ndarray, np.ndarray]:
+        """First-year risks (as the histories are, and with their touches changed as the
+        intervention would) from the classic churn model: point (2,) and replicates (B, 2)."""
+        rows = pw.rows
+        everyone = np.arange(len(rows))
 
-    def _classic_hazards(self, pw: pd.DataFrame) -> np.ndarray:
-        """Weekly churn hazards from a pooled logistic model on current health, baseline,
-        tenure and weeks since the last touch, predicted for each observed history with each
-        touch kept with probability ``delta`` (fixed seed) and health as observed."""
-
-        def design(exposure: pd.Series) -> np.ndarray:
+        def design(exposure: pd.Categorical) -> np.ndarray:
             x = pd.get_dummies(
-                pw[["tier", "contract_type", "onboarding"]].assign(exposure=exposure),
-                drop_first=True,
-                dtype=float,
+                pd.DataFrame(
+                    {
+                        "tier": pw.column("tier"),
+                        "contract_type": pw.column("contract_type"),
+                        "onboarding": rows["onboarding"].to_numpy(),
+                        "exposure": exposure,
+                    }
+                ),
+                drop_first=True,  # the references: the first tier and contract, never touched
+                dtype=np.float32,
             )
-            x["week"], x["renewal"] = (
-                pw["week"],
-                (pw["week"] == 52) & (pw["contract_type"] == "annual"),
-            )
-            x["score"] = pw["score"]
-            return x.to_numpy(dtype=np.float32)  # what the fit takes: no float64 copy
+            week = rows["week"].to_numpy()
+            x["week"] = week
+            x["renewal"] = (week == 52) & (pw.column("contract_type") == "annual")
+            score = rows["score"].to_numpy()
+            x["score"] = np.where(np.isnan(score), np.nanmean(score), score)
+            return x.to_numpy(dtype=np.float32)
 
-        model = _logit(design(pw["exposure"]), pw["churned"].to_numpy())
-        keep = np.random.default_rng(self.seed).random(len(pw)) < self.delta
-        thinned = person_exposure(pw, pw["touched"].to_numpy() & keep)
-        return model.predict_proba(design(thinned))[:, 1]
+        x0 = design(rows["exposure"].array)
+        y = rows["churned"].to_numpy()
+        model = Logit(C=1e4).fit(x0, y)
+        p = fit.model_.predict(pw, everyone)
+        q = self.delta * p / (self.delta * p + 1 - p)
+        touched = rows["touched"].to_numpy()
+        u = np.random.default_rng(self.seed).random(len(rows))
+        changed = np.where(touched, u < q / p, u < (q - p) / (1 - p))
+        x1 = design(exposure_after(pw, changed))
+        hazards = [model.predict_proba(x)[:, 1] for x in (x0, x1)]
+        point, reps = _hazard_risks(pw, hazards, fit.draws_)
+        # The churn model's own uncertainty, which the replicates above hold fixed: each
+        # replicate's one Newton step from the fit (the sandwich), carried to the risks by
+        # their gradient in the coefficients.
+        steps = _newton_steps(model, x0, y, rows["customer"].to_numpy(), fit.draws_)
+        grads = [_risk_gradient(pw, x, h) for x, h in zip((x0, x1), hazards, strict=True)]
+        return point, reps + steps @ np.column_stack(grads)
 
-    def _result(self, point: np.ndarray, boot: np.ndarray) -> dict[str, Any]:
+    def _result(self, risks: dict, classic: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+        (nat, nat_b), (chg, chg_b) = risks["msm"]
         out: dict[str, Any] = {
             "touchpoint": self.touchpoint,
             "delta": self.delta,
@@ -183,19 +132,97 @@ class IncrementalTouchEffect:
                 " (negative = the touches prevent churn)"
             ),
             "horizon_days": self.horizon_weeks * WEEK_DAYS,
-            "risk_natural": bootstrap_interval(point[0], boot[:, 0]),
-            "risk_intervention": bootstrap_interval(point[1], boot[:, 1]),
+            "risk_natural": bootstrap_interval(nat, nat_b),
+            "risk_intervention": bootstrap_interval(chg, chg_b),
         }
-        for i, name in enumerate(("msm", "baseline_only", "current_health"), start=1):
-            out[name] = bootstrap_interval(point[0] - point[i], boot[:, 0] - boot[:, i])
-        w = self.weights_
+        for name in ("msm", "baseline_only"):
+            (n, n_b), (c, c_b) = risks[name]
+            out[name] = bootstrap_interval(n - c, n_b - c_b)
+        point, reps = classic
+        out["current_health"] = bootstrap_interval(point[0] - point[1], reps[:, 0] - reps[:, 1])
+        d = self.fit_.diagnostics_["msm"]
+        pw = self.fit_.pw_
         out["diagnostics"] = {
-            "person_weeks": len(self.person_weeks_),
-            "customers": int(self.person_weeks_["customer_id"].nunique()),
-            "touched_weeks": int(self.person_weeks_["touched"].sum()),
-            "treatment_model_auc": self.treatment_auc_,
-            "weight_mean": float(w.mean()),
-            "weight_p99": float(np.quantile(w, 0.99)),
-            "weight_max": float(w.max()),
+            "person_weeks": len(pw.rows),
+            "customers": int(pw.rows["customer"].nunique()),
+            "touched_weeks": int(pw.rows["touched"].sum()),
+            "treatment_model_auc": self.fit_.model_.auc_,
+            "ess_share_min": d["ess_share_min"],
+            "ess_share_revenue_min": d["ess_share_revenue_min"],
+            "ess_share_by_tier_min": d["ess_share_by_tier_min"],
+            "mean_weight_range": d["mean_weight_range"],
+            "weight_max": d["weight_max"],
+            "reliable": d["reliable"],
         }
         return out
+
+
+def _risks(fit: UptakeScenarios) -> tuple[tuple, tuple]:
+    """((natural risk, replicates), (intervention risk, replicates)) of the fit's scenario."""
+    nat, nat_b, chg, chg_b = fit.totals(fit.scenarios[0].name, "all")
+    return tuple(
+        (v[_CHURNED] / v[_CUSTOMERS], b[:, _CHURNED] / b[:, _CUSTOMERS])
+        for v, b in ((nat, nat_b), (chg, chg_b))
+    )
+
+
+def _hazard_risks(
+    pw: PersonWeeks, hazards: list[np.ndarray], draws: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Risk by the end of the rows' weeks from each row's predicted weekly hazard: one minus the
+    product over weeks of one minus the week's mean hazard (the classic model's risk), for
+    each hazard vector, as points and bootstrap replicates (customers resampled by
+    ``draws``)."""
+    rows = pw.rows
+    customer, week = rows["customer"].to_numpy(), rows["week"].to_numpy()
+    n, weeks = len(pw.customers), int(week.max()) + 1
+    key = customer.astype(np.int64) * weeks + week
+    columns = [np.ones(len(rows)), *hazards]
+    table = np.empty((n, len(columns), weeks), dtype=np.float32)
+    for j, v in enumerate(columns):
+        table[:, j, :] = np.bincount(key, weights=v, minlength=n * weeks).reshape(n, -1)
+    flat = table.reshape(n, -1)
+    point = flat.sum(axis=0, dtype=np.float64)[None]
+    boot = np.vstack(
+        [draws[b : b + 25].astype(np.float32) @ flat for b in range(0, len(draws), 25)]
+    )
+
+    def risk(sums: np.ndarray) -> np.ndarray:
+        s = sums.reshape(len(sums), len(columns), weeks)
+        at = s[:, :1]
+        hazard = np.divide(s[:, 1:], at, out=np.zeros_like(s[:, 1:]), where=at > 0)
+        return 1 - np.prod(1 - hazard, axis=2)
+
+    return risk(point)[0], risk(boot.astype(np.float64))
+
+
+def _risk_gradient(pw: PersonWeeks, x: np.ndarray, hazard: np.ndarray) -> np.ndarray:
+    """The gradient of ``_hazard_risks``' risk in the churn model's coefficients (intercept
+    first): with weekly mean hazards h_w over n_w rows, risk = 1 - prod(1 - h_w), so
+    d risk = (1 - risk) sum_w d h_w / (1 - h_w), d h_w = mean of mu (1 - mu) x over week w."""
+    week = pw.rows["week"].to_numpy()
+    n_w = np.bincount(week)
+    h_w = np.bincount(week, weights=hazard) / np.maximum(n_w, 1)
+    survive = np.prod(1 - h_w)
+    row = survive / ((1 - h_w) * np.maximum(n_w, 1))[week] * hazard * (1 - hazard)
+    return np.r_[row.sum(), row.astype(np.float32) @ x]
+
+
+def _newton_steps(
+    model: Logit, x: np.ndarray, y: np.ndarray, customer: np.ndarray, draws: np.ndarray
+) -> np.ndarray:
+    """(B, 1 + columns): each bootstrap replicate's one Newton step of the logistic model from
+    its fit, H^-1 sum_i (w_i - 1) s_i, with s_i customer i's score and w_i their Poisson
+    weight."""
+    mu = model.predict_proba(x)[:, 1]
+    resid = (y - mu).astype(np.float32)
+    n = int(customer.max()) + 1
+    scores = np.column_stack(
+        [np.bincount(customer, weights=resid, minlength=n)]
+        + [np.bincount(customer, weights=resid * x[:, j], minlength=n) for j in range(x.shape[1])]
+    )
+    v = (mu * (1 - mu)).astype(np.float32)
+    xt = np.column_stack([np.ones(len(x), dtype=np.float32), x])
+    hessian = (xt * v[:, None]).T @ xt + np.diag(np.r_[0.0, np.full(x.shape[1], 1 / model.C)])
+    gradients = (draws.astype(np.float64) - 1.0) @ scores[: draws.shape[1]]
+    return np.linalg.solve(hessian.astype(np.float64), gradients.T).T

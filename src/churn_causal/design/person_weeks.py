@@ -1,92 +1,166 @@
 """Person-weeks: one row per customer and week of tenure, for the time-varying analyses.
 
-Each row holds the week's health and its fall over the previous weeks, the customer's profile,
-whether the touchpoint happened in the week, how long ago the previous one was, and whether
-the customer churned in the week. Vectorised: sorted keys and searches, no loop over customers.
+A customer has a row for each tenure week w (tenure days ``[7w, 7w + 7)``) that they start as a
+customer and that the data covers whole (its last day on or before the data's end), from their
+first week inside the data. The rows follow the calendar, not the health readings: a week
+without a reading is still a week alive, with its health as of the latest reading (missing when
+none is recent). Each row holds the week's health and its fall over the previous weeks, whether
+the touchpoint happened in the week, how long ago the previous one was, and whether the customer
+churned in the week. Customers' own columns (tier, seats, MRR, ...) stay in ``customers`` and are
+read through each row's ``customer`` code. Vectorised: sorted keys and searches, no loop over
+customers.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from churn_causal.data.contract import CSData
-from churn_causal.design.cohort import ONBOARDING_DAYS
+from churn_causal.design.cohort import ONBOARDING_DAYS, HealthIndex
 from churn_causal.design.trials import WEEK_DAYS
 
 FALL_WEEKS = 8
 # Weeks since the latest earlier touch: bins of the exposure (none = never touched before).
 EXPOSURE_BINS = (0, 4, 13, 26, 10**6)
-EXPOSURE_LABELS = ("1-4 weeks", "5-13 weeks", "14-26 weeks", "27+ weeks")
+EXPOSURE_LABELS = ("never", "1-4 weeks", "5-13 weeks", "14-26 weeks", "27+ weeks")
+_WEEK_BITS = 16  # a (customer, week) key: customer << 16 | week; weeks of tenure stay below
+_MAX_WEEK = (1 << _WEEK_BITS) - 1
+_EPOCH = np.datetime64("1970-01-01", "D")
 
 
-def person_weeks(data: CSData, touchpoint: str, horizon_weeks: int) -> pd.DataFrame:
-    """One row per customer and tenure week with a health reading, up to ``horizon_weeks``:
-    health and its fall over ``FALL_WEEKS`` weeks, baseline columns, ``touched`` (an event in
-    the week), ``since`` (weeks since the latest earlier event; 0 = none) and ``churned``."""
-    cust = data.customers.reset_index(drop=True)
-    ids = pd.Index(cust["customer_id"])
-    start = cust["start_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
-    h = data.health
-    row = ids.get_indexer(h["customer_id"])
-    day = h["date"].to_numpy(dtype="datetime64[D]").astype(np.int64) - start[row]
-    keep = (row >= 0) & (day >= 0) & (day < WEEK_DAYS * horizon_weeks)
-    row, week = row[keep], day[keep] // WEEK_DAYS
-    score = h["score"].to_numpy(dtype=float)[keep]
-    span = horizon_weeks + FALL_WEEKS
-    key = row.astype(np.int64) * span + week
-    order = np.argsort(key, kind="stable")
-    row, week, score, key = row[order], week[order], score[order], key[order]
-    # Health FALL_WEEKS earlier (the customer's first reading while the history is shorter).
-    pos = np.minimum(np.searchsorted(key, key - FALL_WEEKS), len(key) - 1)
-    past = np.where(key[pos] == key - FALL_WEEKS, score[pos], score[np.searchsorted(row, row)])
-
-    t = data.touches
-    t_row = ids.get_indexer(t["customer_id"])
-    t_week = (t["date"].to_numpy(dtype="datetime64[D]").astype(np.int64) - start[t_row]) // 7
-    mine = (t["touchpoint"].astype(str).to_numpy() == touchpoint) & (t_row >= 0) & (t_week >= 0)
-    mine &= t_week < horizon_weeks  # a later week's key would be one of the next customer's
-    t_key = np.unique(t_row[mine].astype(np.int64) * span + t_week[mine])
-    touched = np.isin(key, t_key)
-    churn = cust["churn_date"].to_numpy(dtype="datetime64[D]")
-    churn_day = np.where(np.isnat(churn), np.iinfo(np.int64).max, churn.astype(np.int64) - start)
-    cd = churn_day[row]
-    out = pd.DataFrame(
-        {
-            "customer_id": cust["customer_id"].to_numpy()[row],
-            "week": week,
-            "score": score,
-            "fall": np.maximum(past - score, 0.0),
-            "touched": touched,
-            # churn during the week: gone by the next week's start (days of tenure)
-            "churned": (cd > WEEK_DAYS * week) & (cd <= WEEK_DAYS * (week + 1)),
-            "tier": _per_row(cust["tier"], row),
-            "contract_type": _per_row(cust["contract_type"], row),
-            "log_seats": np.log1p(cust["seats"].to_numpy(dtype=float))[row],
-        }
-    )
-    out["onboarding"] = out["week"] * WEEK_DAYS < ONBOARDING_DAYS
-    out["exposure"] = person_exposure(out, touched)
+def _day(values: pd.Series) -> np.ndarray:
+    """Dates as days since 1970-01-01 (int64); missing dates as a far-future day."""
+    d = values.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    out = (d - _EPOCH).astype(np.int64)
+    out[np.isnat(d)] = np.iinfo(np.int32).max
     return out
 
 
-def _per_row(column: pd.Series, row: np.ndarray) -> pd.Categorical:
-    """A customer's text column on each of their rows, as a categorical of the values the rows
-    have: the models' dummies come from its codes, not from millions of strings."""
-    codes, names = pd.factorize(column.astype(str), sort=True)
-    return pd.Categorical.from_codes(codes[row], categories=names).remove_unused_categories()
+@dataclass
+class PersonWeeks:
+    """The person-weeks of one touchpoint (``person_weeks``).
+
+    ``rows``: ``customer`` (row of ``customers``), ``week`` (of tenure, from 0), ``day`` (the
+    week's first day, days since 1970-01-01), ``score`` and ``fall`` (the score's drop over
+    ``FALL_WEEKS`` weeks; both NaN without a recent reading), ``touched``, ``churned`` (gone by
+    the next week's start), ``onboarding`` and ``exposure`` (weeks since the latest earlier
+    touch, binned). Rows are sorted by customer and week. ``observed_weeks``: per customer, how
+    many of their weeks from contract start the data covers whole; ``from_start``: whether the
+    data covers them from contract start (their first year can be followed);
+    ``events_per_week``: events of the touchpoint per touched week (1 when no customer has two
+    in one week)."""
+
+    touchpoint: str
+    rows: pd.DataFrame
+    customers: pd.DataFrame
+    observed_weeks: np.ndarray
+    from_start: np.ndarray
+    data_end_day: int
+    events_per_week: float = 1.0
+
+    def column(self, name: str) -> np.ndarray:
+        """A customer column on every row (as text for text columns)."""
+        values = self.customers[name]
+        if not pd.api.types.is_numeric_dtype(values):
+            values = values.astype(str)
+        return values.to_numpy()[self.rows["customer"].to_numpy()]
+
+    def customer_columns(self) -> dict[str, np.ndarray]:
+        """Every customer column as text, for a scenario's ``where``."""
+        return {
+            c: self.customers[c].astype(str).to_numpy()
+            for c in self.customers.columns
+            if c not in ("customer_id", "start_date", "churn_date")
+        }
 
 
-def person_exposure(pw: pd.DataFrame, touched: np.ndarray) -> pd.Categorical:
-    """Weeks since each customer's latest touch before the week (rows sorted by customer and
-    week), binned by ``EXPOSURE_BINS``; NaN = never touched before."""
-    codes = pd.factorize(pw["customer_id"])[0]
-    week = pw["week"].to_numpy()
-    last = pd.Series(np.where(touched, week, -1)).groupby(codes).cummax().to_numpy()
-    prev = np.concatenate([[-1], last[:-1]])
-    prev[np.r_[True, codes[1:] != codes[:-1]]] = -1  # a customer's first week has no past
-    since = np.where(prev >= 0, week - prev, 0)
-    return pd.Categorical.from_codes(
-        np.where(since > 0, np.searchsorted(EXPOSURE_BINS, since, side="left") - 1, -1),
-        categories=list(EXPOSURE_LABELS),
+def person_weeks(data: CSData, touchpoint: str, weeks: int | None = None) -> PersonWeeks:
+    """The person-weeks of ``touchpoint`` in ``data``, up to tenure week ``weeks`` (all the
+    data covers when None)."""
+    cust = data.customers.reset_index(drop=True)
+    ids = pd.Index(cust["customer_id"])
+    start = _day(cust["start_date"])
+    end = int(_day(pd.Series([data.data_end]))[0])
+    first_day = int(_day(pd.Series([data.health["date"].min()]))[0])  # the data's first day
+    churn_day = np.maximum(_day(cust["churn_date"]) - start, 0)  # tenure day gone
+    observed = np.maximum((end - start + 1) // WEEK_DAYS, 0)  # whole weeks in the data
+    alive = -(-churn_day // WEEK_DAYS)  # weeks started as a customer: ceil(churn day / 7)
+    last = np.minimum(np.minimum(observed, alive), _MAX_WEEK)
+    if weeks is not None:
+        last = np.minimum(last, weeks)
+    first = np.clip(-(-(first_day - start) // WEEK_DAYS), 0, None)  # first week inside the data
+    count = np.maximum(last - first, 0)
+    customer = np.repeat(np.arange(len(cust), dtype=np.int32), count)
+    offsets = np.cumsum(count) - count
+    week = (np.arange(len(customer)) - np.repeat(offsets, count) + np.repeat(first, count)).astype(
+        np.int32
     )
+    tenure_day = week.astype(np.int64) * WEEK_DAYS
+    health = HealthIndex.of(data)
+    score = health.score_at(customer, tenure_day)
+    past = health.score_at(customer, np.maximum(tenure_day - FALL_WEEKS * WEEK_DAYS, 0))
+    touch_keys, events = _touch_keys(data, touchpoint, ids, start)
+    key = (customer.astype(np.int64) << _WEEK_BITS) | week
+    cd = churn_day[customer]
+    rows = pd.DataFrame(
+        {
+            "customer": customer,
+            "week": week,
+            "day": (start[customer] + tenure_day).astype(np.int32),
+            "score": score.astype(np.float32),
+            "fall": np.maximum(past - score, 0.0).astype(np.float32),
+            "touched": np.isin(key, touch_keys, assume_unique=False),
+            "churned": (cd > tenure_day) & (cd <= tenure_day + WEEK_DAYS),
+            "onboarding": tenure_day < ONBOARDING_DAYS,
+            "exposure": _exposure(key, touch_keys),
+        }
+    )
+    per_week = events / len(touch_keys) if len(touch_keys) else 1.0
+    return PersonWeeks(touchpoint, rows, cust, observed, first == 0, end, per_week)
+
+
+def _touch_keys(
+    data: CSData, touchpoint: str, ids: pd.Index, start: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Sorted distinct (customer, tenure week) keys of the touchpoint's events, and the number
+    of events behind them. A week outside ``[0, _MAX_WEEK]`` is left out: its key would be
+    another customer's."""
+    t = data.touches
+    mine = (t["touchpoint"].astype(str) == touchpoint).to_numpy()
+    row = ids.get_indexer(t["customer_id"][mine])
+    week = (_day(t["date"][mine]) - start[np.maximum(row, 0)]) // WEEK_DAYS
+    ok = (row >= 0) & (week >= 0) & (week <= _MAX_WEEK)
+    return np.unique((row[ok].astype(np.int64) << _WEEK_BITS) | week[ok]), int(ok.sum())
+
+
+def _exposure(key: np.ndarray, touch_keys: np.ndarray) -> pd.Categorical:
+    """Weeks since the customer's latest touch before each row's week, binned by
+    ``EXPOSURE_BINS`` ("never" without one)."""
+    if not len(touch_keys):
+        return exposure_codes(np.zeros(len(key), dtype=np.int64))
+    pos = np.searchsorted(touch_keys, key, side="left") - 1  # the latest touch key before
+    same = pos >= 0
+    same[same] = (touch_keys[pos[same]] >> _WEEK_BITS) == (key[same] >> _WEEK_BITS)
+    since = np.where(same, (key & _MAX_WEEK) - (touch_keys[np.maximum(pos, 0)] & _MAX_WEEK), 0)
+    return exposure_codes(since)
+
+
+def exposure_codes(since: np.ndarray) -> pd.Categorical:
+    """Weeks since the latest earlier touch (0: none) as ``EXPOSURE_LABELS``."""
+    codes = np.where(since > 0, np.searchsorted(EXPOSURE_BINS, since, side="left"), 0)
+    return pd.Categorical.from_codes(codes, categories=list(EXPOSURE_LABELS))
+
+
+def exposure_after(pw: PersonWeeks, touched: np.ndarray) -> pd.Categorical:
+    """The exposure of ``pw``'s rows had the touches been ``touched`` (one flag per row; rows
+    sorted by customer and week): weeks since the latest touched row before each row."""
+    rows = pw.rows
+    codes = rows["customer"].to_numpy()
+    week = rows["week"].to_numpy().astype(np.int64)
+    last = pd.Series(np.where(touched, week, -1)).groupby(codes).cummax().to_numpy()
+    prev = np.r_[-1, last[:-1]]
+    prev[np.r_[True, codes[1:] != codes[:-1]]] = -1  # a customer's first row has no past
+    return exposure_codes(np.where(prev >= 0, week - prev, 0))

@@ -32,6 +32,7 @@ STEPS = (
     "dynamics_weekly",
     "match",
     "match_variants",
+    "scenarios",
     "report",
 )
 DEFAULT_SIZES = {
@@ -44,6 +45,7 @@ DEFAULT_SIZES = {
     "dynamics_weekly": [20_000, 100_000],
     "match": [1_000_000],
     "match_variants": [100_000, 1_000_000],
+    "scenarios": [20_000, 100_000],
     "report": [20_000, 100_000],
 }
 MATCH_VARIANTS = ((1, True), (5, True), (1, False), (5, False))  # (controls per treated, replace)
@@ -163,6 +165,11 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
     elif step == "report":
         out["rows"] = _report(data_dir)
         out["seconds"] = time.perf_counter() - t0
+    elif step == "scenarios":
+        data = load(data_dir)
+        out["touchpoints"] = _scenarios(data)
+        out["seconds"] = max(out["touchpoints"].values())
+        out["rows"] = len(data.customers)
     elif step == "load":
         out["rows"] = len(load(data_dir).health)  # read Parquet, validate, type
         out["seconds"] = time.perf_counter() - t0
@@ -216,6 +223,24 @@ def _one_propensity_fit(analysis) -> float:
     t0 = time.perf_counter()
     estimator._propensity(prepared.data)
     return round(time.perf_counter() - t0, 2)
+
+
+def _scenarios(data) -> dict[str, float]:
+    """Seconds of each touchpoint's programme value and the demo's scenarios of it, as its
+    report computes them (the person-weeks, the uptake model, every scenario's weights and
+    bootstrap, the money)."""
+    from churn_causal.report.config import RunConfig
+    from churn_causal.report.whatif import programme_value_of
+
+    cfg = RunConfig.from_file("notebooks/demo.yaml")
+    seconds = {}
+    for tp in data.touchpoints:
+        t0 = time.perf_counter()
+        programme_value_of(
+            data, tp, cfg.business, cfg.period, cfg.follow_up_months, cfg.scenarios, 200
+        )
+        seconds[tp] = round(time.perf_counter() - t0, 2)
+    return seconds
 
 
 def _report(data_dir: str) -> int:
@@ -306,6 +331,10 @@ def main(argv: list[str] | None = None) -> int:
                     f" DoWhy propensity_score_matching {r['dowhy_seconds']} s, ATT "
                     f"{r['dowhy_att']:+.4f}: {r['dowhy_seconds'] / r['ours_seconds']:.0f}x"
                     " slower"
+                )
+            if "touchpoints" in r:
+                extra = "  (seconds: the slowest touchpoint) " + "; ".join(
+                    f"{tp} {v} s" for tp, v in r["touchpoints"].items()
                 )
             if "variants" in r:
                 extra = "; ".join(

@@ -17,8 +17,17 @@ analysis: {seed: 0, n_boot: 200, refute: true,
 business:
   currency: EUR
   gross_margin: 0.75            # of existing contracts
-  arpa: mrr                     # monthly ARPA per tier: mean MRR of active customers, or
-                                # {Enterprise: 3000, Middle: 600, SMB: 120}
+  arpa: mrr                     # monthly ARPA per tier (the CS team's LTV formula): mean MRR
+                                # of active customers, or {Enterprise: 3000, Middle: 600, ...}
+  costs:                        # what one event of each touchpoint costs
+    seminar: {per_event: 40}
+    cs_touch: {hours_per_event: 1.5, hourly_cost: 60}
+  longer_view: {lifetime_months: 36, discount_rate: 0.10}   # optional: value past the window
+programme:                      # how programmes and scenarios are counted
+  period: first_year            # or {year: 2025}, {tenure_weeks: [0, 52]}, {from: .., to: ..}
+  follow_up_months: 12          # outcomes counted this long after the period
+scenarios:                      # what-if: each week's odds of a touchpoint x delta
+  - {name: "seminars x2 in SMB", touchpoint: seminar, delta: 2, where: {tier: SMB}}
 output:
   dir: ../reports               # runs are published to <dir>/<run-id>/, <dir>/latest
   history: ../reports/history.duckdb   # every run's estimates, for the trend
@@ -40,8 +49,9 @@ import yaml
 from churn_causal.data.contract import CONTRACT
 from churn_causal.data.readers import AUTO, check_encoding
 from churn_causal.design.sampling import CONTROLS_PER_TREATED
+from churn_causal.design.scenarios import FOLLOW_UP_MONTHS, Period, Scenario
 from churn_causal.design.trials import DESIGN_FIELDS, TrialDesign, resolve_design
-from churn_causal.value.money import Business
+from churn_causal.value.business import Business
 
 SECTIONS = {
     "data": {"source", "touchpoints", "columns", "encoding"},
@@ -54,9 +64,11 @@ SECTIONS = {
         "match_replace",
         "controls_per_treated",
     },
-    "business": {"currency", "gross_margin", "arpa"},
+    "business": {"currency", "gross_margin", "arpa", "costs", "longer_view"},
+    "programme": {"period", "follow_up_months"},
     "output": {"dir", "history", "workers"},
 }
+LISTS = {"scenarios"}  # sections that are lists, not mappings
 
 
 class ConfigError(ValueError):
@@ -80,6 +92,9 @@ class RunConfig:
     match_replace: bool = True
     controls_per_treated: float = CONTROLS_PER_TREATED  # 0: keep every untreated row
     business: Business = field(default_factory=Business)
+    period: Period = field(default_factory=Period)  # of every programme and scenario
+    follow_up_months: float = FOLLOW_UP_MONTHS
+    scenarios: list[Scenario] = field(default_factory=list)
     out_dir: Path = Path("reports")
     history: Path | None = None  # default: <out_dir>/history.duckdb
     workers: int = 0
@@ -91,6 +106,31 @@ class RunConfig:
     @property
     def worker_count(self) -> int:
         return self.workers or os.cpu_count() or 1
+
+    @property
+    def programme(self) -> dict[str, Any]:
+        """The programme section as the notebooks take it."""
+        return {"period": self.period.to_config(), "follow_up_months": self.follow_up_months}
+
+    def scenarios_of(self, touchpoint: str) -> list[dict[str, Any]]:
+        """The scenarios of ``touchpoint``, as the notebooks take them."""
+        return [s.to_dict() for s in self.scenarios if s.touchpoint == touchpoint]
+
+    def check_scenarios(self, touchpoints: list[str], customer_columns: list[str]) -> None:
+        """Every scenario names a touchpoint of the run and customer columns the data has
+        (``ConfigError`` says which does not), before any notebook runs."""
+        for sc in self.scenarios:
+            if sc.touchpoint not in touchpoints:
+                raise ConfigError(
+                    f"scenario '{sc.name}': touchpoint '{sc.touchpoint}' is not one of this "
+                    f"run's ({', '.join(touchpoints)})"
+                )
+            missing = set(sc.customer_where) - set(customer_columns)
+            if missing:
+                raise ConfigError(
+                    f"scenario '{sc.name}': where names {', '.join(sorted(missing))}, not a "
+                    f"column of the customers table ({', '.join(customer_columns)}) or phase"
+                )
 
     def designs(self, touchpoints: list[str]) -> dict[str, TrialDesign]:
         """Each touchpoint's design, resolved once for the run (``resolve_design``)."""
@@ -104,9 +144,15 @@ class RunConfig:
     def from_dict(cls, cfg: dict[str, Any], path: str | Path | None = None) -> RunConfig:
         where = str(path or "config")
         data, out = cfg.get("data", {}), cfg.get("output", {})
-        analysis = cfg.get("analysis", {})
+        analysis, programme = cfg.get("analysis", {}), cfg.get("programme", {})
         try:
-            business = Business(**cfg.get("business", {}))
+            business = Business.from_config(cfg.get("business", {}))
+            period = Period.parse(programme.get("period"))
+            months = float(programme.get("follow_up_months", FOLLOW_UP_MONTHS))
+            scenarios = [Scenario.from_dict(d, period, months) for d in cfg.get("scenarios", [])]
+            named = [(sc.touchpoint, sc.name) for sc in scenarios]
+            if len(set(named)) < len(named):
+                raise ValueError("two scenarios of the same touchpoint have the same name")
             run = cls(
                 source=Path(data["source"]) if "source" in data else None,
                 touchpoints=data.get("touchpoints"),
@@ -122,6 +168,9 @@ class RunConfig:
                     analysis.get("controls_per_treated", CONTROLS_PER_TREATED)
                 ),
                 business=business,
+                period=period,
+                follow_up_months=months,
+                scenarios=scenarios,
                 out_dir=Path(out.get("dir", "reports")),
                 history=Path(out["history"]) if out.get("history") else None,
                 workers=int(out.get("workers", 0)),
@@ -153,11 +202,17 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read it as YAML ({exc})") from exc
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    unknown = set(cfg) - set(SECTIONS)
+    unknown = set(cfg) - set(SECTIONS) - LISTS
     if unknown:
+        known = ", ".join([*SECTIONS, *sorted(LISTS)])
         raise ConfigError(
-            f"{path}: unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}"
+            f"{path}: unknown section(s) {', '.join(sorted(unknown))}; known: {known}"
         )
+    for section in LISTS:
+        items = cfg.setdefault(section, []) or []
+        if not (isinstance(items, list) and all(isinstance(d, dict) for d in items)):
+            raise ConfigError(f"{path}: '{section}' must be a list of mappings")
+        cfg[section] = items
     for section, keys in SECTIONS.items():
         part = cfg.setdefault(section, {}) or {}
         if not isinstance(part, dict):

@@ -1,8 +1,9 @@
 """The executive summary, built from the per-touchpoint results of a run (no re-estimation).
 
 Each touchpoint report saves ``result-<touchpoint>.json`` (``TouchpointAnalysis.record``); this
-module turns those into the headline table, the money per tier, plain sentences and the history
-of earlier runs. Nothing here names a customer.
+module turns those into the headline table, what each programme is worth and what the what-if
+scenarios would change (with every input of the money), the CS team's LTV formula beside it,
+plain sentences and the history of earlier runs. Nothing here names a customer.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from churn_causal.design.trials import MONTH_DAYS
 from churn_causal.report import history
 from churn_causal.report.names import markdown
 from churn_causal.report.plots import NAMES
-from churn_causal.value.money import Business, reached_by_tier, value_by_tier
+from churn_causal.value.business import Business
+from churn_causal.value.ltv import team_formula
 
 RESULT_GLOB = "result-*.json"
 
@@ -41,42 +43,33 @@ def _primary(record: dict[str, Any], scale: str = "risk_difference") -> dict[str
     return res["methods"][res["verdict"]["method"]][scale]
 
 
-def money(
-    records: dict[str, dict[str, Any]], data: CSData, business: Business
-) -> dict[str, pd.DataFrame]:
-    """The value per tier of each touchpoint (``money.value_by_tier``)."""
-    return {
-        tp: value_by_tier(r["result"], data, tp, business, r["design"]["horizon_days"])
-        for tp, r in records.items()
-    }
+def money(x: float | None, currency: str) -> str:
+    """An amount of money in words a reader can quote: the currency and whole units."""
+    if x is None or not np.isfinite(x):
+        return "-"
+    return f"{currency} {x:,.0f}"
 
 
-def headline_table(
-    records: dict[str, dict[str, Any]], data: CSData, values: dict[str, pd.DataFrame]
-) -> pd.DataFrame:
-    """One row per touchpoint: plain and corrected effect, customer-months, money, verdict."""
+def _ci(d: dict[str, float] | None, currency: str | None = None, digits: int = 0) -> str:
+    if not d:
+        return "-"
+    if currency:
+        return f"{money(d['ci_low'], currency)} to {money(d['ci_high'], currency)}"
+    return f"{d['ci_low']:,.{digits}f} to {d['ci_high']:,.{digits}f}"
+
+
+def headline_table(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """One row per touchpoint: the plain and the corrected effect on churn, and the verdict."""
     rows = []
     for tp, r in records.items():
         res = r["result"]
         rd, naive = _primary(r), res["methods"]["naive"]["risk_difference"]
-        reached = int(reached_by_tier(data, tp).sum())
-        rmst = res["methods"][res["verdict"]["method"]].get("rmst_difference")
-        value = values.get(tp)
-        total = value.loc["all tiers"] if value is not None and not value.empty else None
         rows.append(
             {
                 "touchpoint": tp,
                 "plain difference (pp)": round(100 * naive["estimate"], 1),
                 "corrected effect (pp)": round(100 * rd["estimate"], 1),
                 "95% CI (pp)": f"{100 * rd['ci_low']:+.1f} to {100 * rd['ci_high']:+.1f}",
-                "customers reached (12 months)": reached,
-                "extra customer-months retained": None
-                if rmst is None
-                else round(rmst["estimate"] / MONTH_DAYS * reached),
-                **{
-                    k: None if total is None else float(total[k])
-                    for k in ("value", "value low", "value high")
-                },
                 "verdict": res["verdict"]["level"],
                 "why": _why(res["verdict"]),
             }
@@ -91,8 +84,228 @@ def _why(verdict: dict[str, Any]) -> str:
     return "; ".join(verdict["reasons"])
 
 
-def sentences(table: pd.DataFrame, currency: str, horizon_days: int = 365) -> list[str]:
-    """Plain sentences an executive can quote, one per touchpoint."""
+def _programme(record: dict[str, Any], group: str = "all") -> dict[str, Any] | None:
+    """The programme value of a record in ``group`` (None without one)."""
+    p = record.get("programme")
+    if not p or "error" in p:
+        return None
+    return p["programme"].get(group)
+
+
+AGAINST = {"none": "none of it", "half": "half of it", None: "-"}
+
+
+def programme_table(records: dict[str, dict[str, Any]], currency: str) -> pd.DataFrame:
+    """What each programme kept over the counted weeks and at what cost, a column per
+    touchpoint and a line per figure, with every input the money is computed from (gross
+    profit = revenue kept x gross margin; cost = touches x cost per event; net = gross profit -
+    cost; ROI = net / cost) and the customers' whole gross profit over the same weeks."""
+    columns = {}
+    for tp, r in records.items():
+        p = _programme(r)
+        if p is None:
+            continue
+        col: dict[str, str] = {"compared with": AGAINST[p["against"]]}
+        if not p["reliable"]:
+            col["compared with"] = "cannot be told from this data"
+            col["note"] = p["why"]
+            columns[tp] = col
+            continue
+        v = p["value"]
+        col |= {
+            "touches delivered": f"{v['events']['estimate']:,.0f}",
+            "churn prevented (customers)": f"{v['churn_prevented']['estimate']:,.0f}",
+            "customer-months kept": f"{v['customer_months']['estimate']:,.0f}",
+            "revenue kept": money(v["revenue"]["estimate"], currency),
+            "gross margin": f"{100 * r['programme']['gross_margin']:.0f}%",
+            "gross profit kept": money(v["gross_profit"]["estimate"], currency),
+            "gross profit, 95% CI": _ci(v["gross_profit"], currency),
+            "cost per event": money(p["cost_per_event"], currency),
+            "cost": money(v["cost"]["estimate"], currency) if "cost" in v else "no cost given",
+            "net": money(v["net"]["estimate"], currency) if "net" in v else "-",
+            "net, 95% CI": _ci(v.get("net"), currency),
+            "ROI": f"{v['roi']['estimate']:.2f}" if "roi" in v else "-",
+            "ROI, 95% CI": _ci(v.get("roi"), digits=2),
+            "cost per churn prevented": money(v["cost_per_churn_prevented"]["estimate"], currency)
+            if "cost_per_churn_prevented" in v
+            else "-",
+        }
+        if "longer_view" in p:
+            col["gross profit kept, longer view"] = money(
+                p["longer_view"]["gross_profit"]["estimate"], currency
+            )
+            col["longer view, 95% CI"] = _ci(p["longer_view"]["gross_profit"], currency)
+        col["gross profit of these customers over the same weeks"] = money(
+            p["natural_gross_profit"], currency
+        )
+        col["note"] = "" if "net" not in v or v["net"]["excludes_zero"] else "net not clear of zero"
+        columns[tp] = col
+    return pd.DataFrame(columns).fillna("") if columns else pd.DataFrame()
+
+
+def per_100_touches(records: dict[str, dict[str, Any]], currency: str) -> pd.DataFrame:
+    """Per touchpoint: what every 100 touches of its programme did, on average (churn
+    prevented, customer-months and gross profit kept, cost), with intervals."""
+    rows = []
+    for tp, r in records.items():
+        p = _programme(r)
+        if p is None or not p["reliable"]:
+            continue
+        per = p["per_100_touches"]
+        rows.append(
+            {
+                "touchpoint": tp,
+                "churn prevented": f"{per['churn_prevented']['estimate']:.2f}",
+                "95% CI": _ci(per["churn_prevented"], digits=2),
+                "customer-months kept": f"{per['customer_months']['estimate']:.1f}",
+                "gross profit kept": money(per["gross_profit"]["estimate"], currency),
+                "gross profit, 95% CI": _ci(per["gross_profit"], currency),
+                "cost": money(per["cost"]["estimate"], currency)
+                if np.isfinite(per["cost"]["estimate"])
+                else "-",
+            }
+        )
+    return pd.DataFrame(rows).set_index("touchpoint") if rows else pd.DataFrame()
+
+
+def longer_view_note(records: dict[str, dict[str, Any]]) -> str:
+    """The longer view's assumptions in words (empty when the run has none)."""
+    for r in records.values():
+        p = _programme(r)
+        if p and p.get("longer_view"):
+            a = p["longer_view"]["assumptions"]
+            return (
+                "**Longer view** (an extrapolation, not a measurement): the customers kept at the "
+                f"end of the counted weeks stay on for {a['months_after_window']} more months "
+                f"(a lifetime cap of {a['lifetime_months']} months), churning at the natural "
+                f"course's rate of {100 * a['monthly_churn_after_window']:.1f}% a month; the "
+                "touchpoint's own effect is not assumed to last beyond the counted weeks; all "
+                f"gross profit is discounted at {100 * a['discount_rate']:.0f}% a year."
+            )
+    return ""
+
+
+def programme_tiers(records: dict[str, dict[str, Any]], currency: str) -> pd.DataFrame:
+    """Per touchpoint and tier: gross profit kept and net value with intervals, and the tier's
+    whole gross profit over the same weeks."""
+    rows = []
+    for tp, r in records.items():
+        p = r.get("programme")
+        if not p or "error" in p:
+            continue
+        for tier, v in p["programme"].items():
+            if tier == "all":
+                continue
+            row = {"touchpoint": tp, "tier": tier, "compared with": AGAINST[v["against"]]}
+            if v["reliable"]:
+                value = v["value"]
+                row |= {
+                    "gross profit kept": money(value["gross_profit"]["estimate"], currency),
+                    "95% CI": _ci(value["gross_profit"], currency),
+                    "net": money(value["net"]["estimate"], currency) if "net" in value else "-",
+                    "net, 95% CI": _ci(value.get("net"), currency),
+                    "gross profit of the tier over the same weeks": money(
+                        v["natural_gross_profit"], currency
+                    ),
+                }
+            else:
+                row["gross profit kept"] = "cannot be told from this data"
+            rows.append(row)
+    return (
+        pd.DataFrame(rows).set_index(["touchpoint", "tier"]).fillna("") if rows else pd.DataFrame()
+    )
+
+
+def one_more_touch(records: dict[str, dict[str, Any]], currency: str) -> pd.DataFrame:
+    """Per touchpoint: what 100 more touches are worth, given to the customers CS would
+    pick next (the current targeting), for all customers."""
+    rows = []
+    for tp, r in records.items():
+        p = _programme(r)
+        m = p.get("one_more_touch") if p else None
+        if not m:
+            continue
+        row = {"touchpoint": tp}
+        if m["reliable"]:
+            per_100 = m["churn_prevented_per_100"]
+            row |= {
+                "churn prevented per 100 touches": f"{per_100['estimate']:.2f}",
+                "95% CI": _ci(m["churn_prevented_per_100"], digits=2),
+                "gross profit per touch": money(m["gross_profit"]["estimate"], currency),
+                "gross profit, 95% CI": _ci(m["gross_profit"], currency),
+                "cost per touch": money(m["cost"]["estimate"], currency) if "cost" in m else "-",
+                "net per touch": money(m["net"]["estimate"], currency) if "net" in m else "-",
+                "net, 95% CI": _ci(m.get("net"), currency),
+            }
+        else:
+            row["churn prevented per 100 touches"] = "cannot be told from this data"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("touchpoint").fillna("") if rows else pd.DataFrame()
+
+
+def whatif_table(records: dict[str, dict[str, Any]], currency: str) -> pd.DataFrame:
+    """Each scenario of the run, in its segment: what it changes against the touchpoint as it
+    is now, with intervals; a scenario the data cannot answer says so instead."""
+    rows = []
+    for r in records.values():
+        p = r.get("programme")
+        if not p or "error" in p:
+            continue
+        for name, sc in p["scenarios"].items():
+            g = sc["groups"].get("segment", sc["groups"]["all"])
+            row: dict[str, Any] = {"scenario": name, "what changes": sc["description"]}
+            if not g["reliable"]:
+                row["note"] = f"cannot be told from this data: {g['reason']}"
+                rows.append(row)
+                continue
+            c = g["change"]
+            row |= {
+                "churn (customers)": f"{c['churned']['estimate']:+,.0f}",
+                "churn, 95% CI": _ci(c["churned"]),
+                "customer-months": f"{c['customer_months']['estimate']:+,.0f}",
+                "touches": f"{c['events']['estimate']:+,.0f}",
+                "gross profit": money(c["gross_profit"]["estimate"], currency),
+                "gross profit, 95% CI": _ci(c["gross_profit"], currency),
+                "cost": money(c["cost"]["estimate"], currency) if "cost" in c else "no cost given",
+                "net": money(c["net"]["estimate"], currency) if "net" in c else "-",
+                "net, 95% CI": _ci(c.get("net"), currency),
+                "gross profit of the segment over the same weeks": money(
+                    g["natural_gross_profit"], currency
+                ),
+                "note": ""
+                if "net" not in c or c["net"]["excludes_zero"]
+                else "net not clear of zero",
+            }
+            rows.append(row)
+    return pd.DataFrame(rows).set_index("scenario").fillna("") if rows else pd.DataFrame()
+
+
+def money_rows(records: dict[str, dict[str, Any]]) -> list[tuple]:
+    """(label, estimate, low, high) of each programme's net value and each scenario's net
+    change, for a figure; what the data cannot answer is left out."""
+    rows = []
+    for tp, r in records.items():
+        p = _programme(r)
+        if p and p["reliable"] and "net" in p["value"]:
+            n = p["value"]["net"]
+            rows.append((f"{tp}: programme vs {AGAINST[p['against']]}", n["estimate"],
+                         n["ci_low"], n["ci_high"]))  # fmt: skip
+        for name, sc in (r.get("programme") or {}).get("scenarios", {}).items():
+            g = sc["groups"].get("segment", sc["groups"]["all"])
+            if g["reliable"] and "net" in g["change"]:
+                n = g["change"]["net"]
+                rows.append((f"what if: {name}", n["estimate"], n["ci_low"], n["ci_high"]))
+    return rows
+
+
+def sentences(
+    table: pd.DataFrame,
+    records: dict[str, dict[str, Any]],
+    currency: str,
+    horizon_days: int = 365,
+) -> list[str]:
+    """Plain sentences an executive can quote, one per touchpoint: the effect of a touch, then
+    what the programme is worth in money."""
     months = round(horizon_days / MONTH_DAYS)
     out = []
     for tp, row in table.iterrows():
@@ -106,21 +319,51 @@ def sentences(table: pd.DataFrame, currency: str, horizon_days: int = 365) -> li
             what = f"has no clear effect on churn within {months} months ({effect:+.1f} points)"
         text = (
             f"**{markdown(tp)}** {what} (95% CI {low:+.1f} to {high:+.1f}), for the customers "
-            "who got it; "
-            f"a plain comparison says {row['plain difference (pp)']:+.1f}."
+            f"who got it; a plain comparison says {row['plain difference (pp)']:+.1f}."
         )
-        if row["value"] is not None and not pd.isna(row["value"]):
-            reach = f"the {row['customers reached (12 months)']:,} customers reached last year"
-            span = f"{currency} {row['value low']:,.0f} to {row['value high']:,.0f}"
-            text += (
-                f" For {reach} that is worth about {currency} {row['value']:,.0f} of lifetime "
-                f"gross profit (95% CI {span})."
-                if row["value low"] > 0 or row["value high"] < 0
-                else f" Its value for {reach} cannot be told from zero (95% CI {span})."
-            )
+        text += _money_sentence(records[tp], currency)
         text += f" Reliability: {row['verdict']} ({row['why']})."
         out.append(text)
     return out
+
+
+def _money_sentence(record: dict[str, Any], currency: str) -> str:
+    p = _programme(record)
+    if p is None:
+        return ""
+    period = record["programme"]["period"]
+    if not p["reliable"]:
+        tiers = [
+            g for g, v in record["programme"]["programme"].items() if g != "all" and v["reliable"]
+        ]
+        some = f" (for {' and '.join(tiers)} it can: see the tiers below)" if tiers else ""
+        return f" What its programme {period} is worth cannot be told from this data{some}."
+    v = p["value"]
+    gp, kept = v["gross_profit"], v["churn_prevented"]["estimate"]
+    against = AGAINST[p["against"]]
+    customers = f"{kept:,.0f} customer{'' if round(kept) == 1 else 's'}"
+    if gp["excludes_zero"] and gp["estimate"] > 0:
+        text = (
+            f" Its programme {period}, against {against}, kept about {customers} and "
+            f"{money(gp['estimate'], currency)} of gross profit over that year and the next "
+            f"(95% CI {_ci(gp, currency)})"
+        )
+    else:
+        text = (
+            f" What its programme {period}, against {against}, kept in gross profit over that "
+            f"year and the next cannot be told from zero: {money(gp['estimate'], currency)} "
+            f"(95% CI {_ci(gp, currency)})"
+        )
+    if "net" in v:
+        net = v["net"]
+        verdict = "" if net["excludes_zero"] else "; that net value cannot be told from zero"
+        text += (
+            f", for a cost of {money(v['cost']['estimate'], currency)}: net "
+            f"{money(net['estimate'], currency)} (95% CI {_ci(net, currency)}){verdict}."
+        )
+    else:
+        text += "; no cost was given for it."
+    return text
 
 
 def forest_rows(records: dict[str, dict[str, Any]]) -> list[tuple]:
@@ -159,21 +402,14 @@ def history_plot(history: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
     return ax
 
 
-def styled_values(table: pd.DataFrame, currency: str):
-    """A tier value table (``money.value_by_tier``) formatted for reading."""
-    money_cols = ["monthly ARPA", "LTV without", "LTV with", "value", "value low", "value high"]
-    fmt = {c: f"{currency} {{:,.0f}}" for c in money_cols}
-    fmt |= {"customers reached": "{:,.0f}", "churn risk without (%)": "{:.1f}"}
-    fmt |= {"effect (pp)": "{:+.1f}"}
-    return _escaped(table.style.format(fmt, na_rep="", escape="html"))
+def styled(table: pd.DataFrame):
+    """A table formatted for reading, its names shown as text."""
+    return _escaped(table.style.format(na_rep="-", escape="html"))
 
 
-def styled_headline(table: pd.DataFrame, currency: str):
+def styled_headline(table: pd.DataFrame):
     """The headline table formatted for reading."""
-    fmt = {c: f"{currency} {{:,.0f}}" for c in ("value", "value low", "value high")}
-    fmt |= {"customers reached (12 months)": "{:,}"}
-    fmt |= {c: "{:+.1f}" for c in ("plain difference (pp)", "corrected effect (pp)")}
-    fmt |= {"extra customer-months retained": "{:,.0f}"}
+    fmt = {c: "{:+.1f}" for c in ("plain difference (pp)", "corrected effect (pp)")}
     return _escaped(table.style.format(fmt, na_rep="-", escape="html"))
 
 
@@ -205,3 +441,36 @@ def over_time(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
             )
         rows.append(row)
     return pd.DataFrame(rows).set_index("touchpoint").fillna("") if rows else pd.DataFrame()
+
+
+def team_table(
+    records: dict[str, dict[str, Any]], data: CSData, business: Business
+) -> pd.DataFrame:
+    """Per touchpoint: the CS team's LTV formula (``value.ltv``, in its units) beside the value
+    measured within the counted weeks, how many times larger the formula's is, and the formula's
+    own lifetime gross profit of the active customers (the scale its value is read against)."""
+    rows = []
+    for tp, r in records.items():
+        formula = team_formula(r, data, business)
+        p = _programme(r)
+        if formula.empty:
+            continue
+        total = float(formula.loc["all tiers", "value"])
+        measured = p["value"]["gross_profit"]["estimate"] if p and p["reliable"] else None
+        rows.append(
+            {
+                "touchpoint": tp,
+                "treated customer-periods (last 12 months)": int(
+                    formula.loc["all tiers", "treated customer-periods (last 12 months)"]
+                ),
+                "the LTV formula says": money(total, business.currency),
+                "measured: gross profit kept by the programme": money(measured, business.currency),
+                "the formula over the measured value": f"{total / measured:,.0f} x"
+                if measured and measured > 0
+                else "-",
+                "the formula's lifetime gross profit of all active customers": money(
+                    float(formula.loc["all tiers", "book LTV"]), business.currency
+                ),
+            }
+        )
+    return pd.DataFrame(rows).set_index("touchpoint") if rows else pd.DataFrame()

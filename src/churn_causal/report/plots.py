@@ -131,6 +131,8 @@ def forest_plot(
     ax.set_yticks(y, [r[0] for r in rows])
     default = "effect on churn by the horizon, percentage points" if percent else "effect"
     ax.set_xlabel(xlabel or default)
+    if not percent:  # amounts: thousands separated, as in the tables
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     return ax
 
 

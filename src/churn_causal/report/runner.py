@@ -261,6 +261,9 @@ def _plan(
             "touchpoint": tp,
             "design": designs[tp].to_dict(),  # resolved once, for the whole run
             "refute": cfg.refute,
+            "business": cfg.business.to_config(),
+            "programme": cfg.programme,
+            "scenarios": cfg.scenarios_of(tp),
             "result_path": str(staging / f"result-{stem}.json"),
         }
         first.append(
@@ -274,7 +277,7 @@ def _plan(
             EXECUTIVE_NOTEBOOK,
             {
                 **summary,
-                "business": asdict(cfg.business),
+                "business": cfg.business.to_config(),
                 "history_path": str(cfg.history_path),
                 "run_id": run_id,
             },
@@ -291,7 +294,8 @@ def _plan(
 def run_report(cfg: RunConfig, run_id: str | None = None) -> RunResult:
     """Validate the data, run the report notebooks on it and publish the run.
 
-    Raises ``DataError`` before anything is written when the data breaks the contract.
+    Raises ``DataError`` before anything is written when the data breaks the contract, and
+    ``ConfigError`` when the config's scenarios do not fit the data.
     """
     if cfg.source is None:
         raise ValueError("no data source: set RunConfig.source (data.source in the config)")
@@ -300,6 +304,7 @@ def run_report(cfg: RunConfig, run_id: str | None = None) -> RunResult:
     data = load(source, cfg.columns, cfg.touchpoints, cfg.encoding)
     touchpoints = cfg.touchpoints or data.touchpoints
     designs = cfg.designs(touchpoints)
+    cfg.check_scenarios(touchpoints, list(data.customers.columns))
     run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     if (out_dir / run_id).exists():
         raise FileExistsError(f"{out_dir / run_id} exists already; choose another run id")
@@ -334,7 +339,9 @@ def run_report(cfg: RunConfig, run_id: str | None = None) -> RunResult:
                 "match_ratio": cfg.match_ratio,
                 "match_replace": cfg.match_replace,
                 "controls_per_treated": cfg.controls_per_treated,
-                "business": asdict(cfg.business),
+                "business": cfg.business.to_config(),
+                "programme": cfg.programme,
+                "scenarios": [sc.to_dict() for sc in cfg.scenarios],
                 "workers": cfg.worker_count,
                 "data": source.name,
                 "columns": cfg.columns,

@@ -18,10 +18,15 @@ from churn_causal.data.contract import CSData
 from churn_causal.data.files import write_json
 from churn_causal.design.cohort import ONBOARDING_DAYS, build_cohort
 from churn_causal.design.sampling import CONTROLS_PER_TREATED
-from churn_causal.design.trials import TrialDesign, resolve_design
+from churn_causal.design.scenarios import FOLLOW_UP_MONTHS, Period, Scenario
+from churn_causal.design.trials import TrialDesign, period_start_day, resolve_design
 from churn_causal.report.names import markdown
 from churn_causal.report.plots import NAMES
+from churn_causal.report.whatif import programme_value_of
 from churn_causal.sim.truth import truth_by_phase, truth_for
+from churn_causal.value.business import Business
+
+REACH_DAYS = 365  # the team's LTV formula counts the treated customer-periods of the last year
 
 
 def load_truth(data_source: str | Path) -> dict | None:
@@ -37,7 +42,10 @@ def pp(x: float) -> str:
 
 class TouchpointAnalysis:
     """Naive, matched, weighted and doubly robust effects of one touchpoint on churn by the
-    horizon, per tier, with diagnostics, refutation and a verdict (``result_`` is the JSON)."""
+    horizon, per tier, with diagnostics, refutation and a verdict (``result_`` is the JSON);
+    and unless ``value`` is False, what its programme is worth and what its ``scenarios``
+    would change (``programme_``), counted over ``programme`` (period, follow-up) with the
+    ``business`` inputs."""
 
     def __init__(
         self,
@@ -50,6 +58,10 @@ class TouchpointAnalysis:
         ratio: int = 1,
         replace: bool = True,
         controls_per_treated: float | None = CONTROLS_PER_TREATED,
+        business: Business | dict | None = None,
+        programme: dict | None = None,
+        scenarios: list[dict] | None = None,
+        value: bool = True,
     ) -> None:
         self.touchpoint = touchpoint
         if isinstance(design, dict):  # as the runner hands it over (``TrialDesign.to_dict``)
@@ -58,10 +70,25 @@ class TouchpointAnalysis:
         self.n_boot, self.seed, self.refute, self.dynamics = n_boot, seed, refute, dynamics
         self.ratio, self.replace = ratio, replace
         self.controls_per_treated = controls_per_treated
+        if isinstance(business, dict):  # as the runner hands it over
+            business = Business.from_config(business)
+        self.business = business or Business()
+        programme = programme or {}
+        self.period = Period.parse(programme.get("period"))
+        self.follow_up_months = float(programme.get("follow_up_months", FOLLOW_UP_MONTHS))
+        self.scenarios = [
+            s
+            if isinstance(s, Scenario)
+            else Scenario.from_dict(s, self.period, self.follow_up_months)
+            for s in scenarios or []
+        ]
+        self.value = value
 
     def fit(self, data: CSData) -> TouchpointAnalysis:
         dynamics = TouchpointDynamics(self.touchpoint, self.design, self.n_boot, self.seed)
         self.dynamics_: dict[str, Any] | None = None
+        # the programme's person-weeks, like the MSM's, come and go before the cohort's memory
+        self.programme_ = self._programme(data) if self.value else None
         incremental = None
         if self.dynamics:  # the weekly designs' MSM first, before the cohort takes memory
             try:
@@ -72,6 +99,7 @@ class TouchpointAnalysis:
         self.cohort_ = build_cohort(
             data, self.touchpoint, self.design, None, self.controls_per_treated, self.seed
         )
+        self.reach_ = self._reach(data)
         lags = self._estimate(data, dynamics if self.dynamics and self.dynamics_ is None else None)
         if lags is not None:  # the prepared table is gone: the event study prepares its own
             try:
@@ -80,6 +108,36 @@ class TouchpointAnalysis:
             except ValueError as exc:  # e.g. too little history: the rest of the report stands
                 self.dynamics_ = {"touchpoint": self.touchpoint, "error": str(exc)}
         return self
+
+    def _programme(self, data: CSData) -> dict[str, Any]:
+        """What the programme is worth and what each scenario would change
+        (``whatif.programme_value_of``); an impossible one says why, and the rest stands."""
+        try:
+            return programme_value_of(
+                data,
+                self.touchpoint,
+                self.business,
+                self.period,
+                self.follow_up_months,
+                self.scenarios,
+                self.n_boot,
+                self.seed,
+            )
+        except ValueError as exc:  # e.g. a window the data does not cover
+            return {"error": str(exc)}
+
+    def _reach(self, data: CSData) -> dict[str, int]:
+        """Treated customer-periods (months, or weeks) per tier whose window ended in the
+        last ``REACH_DAYS`` days of the data: what the team's LTV formula multiplies by."""
+        c = self.cohort_
+        treated = c[c["treated"].to_numpy()]
+        start = data.customers.set_index("customer_id")["start_date"]
+        end_day = period_start_day(
+            treated["trial"].to_numpy() + self.design.window, self.design.unit
+        )
+        ends = start.reindex(treated["customer_id"]).to_numpy() + end_day.astype("timedelta64[D]")
+        recent = ends > (data.data_end - pd.Timedelta(days=REACH_DAYS)).to_datetime64()
+        return {str(k): int(v) for k, v in treated[recent].groupby("tier").size().items()}
 
     def _estimate(self, data: CSData, dynamics: TouchpointDynamics | None) -> LagEffects | None:
         """Every estimate on the cohort, prepared once; with ``dynamics``, its effects on health
@@ -119,6 +177,8 @@ class TouchpointAnalysis:
             "headline": self.headline(),
             "result": self.result_,
             "dynamics": self.dynamics_,
+            "programme": self.programme_,
+            "reach": {"days": REACH_DAYS, "unit": self.design.unit, "by_tier": self.reach_},
         }
 
     def save(self, path: str | Path) -> Path:

@@ -33,6 +33,14 @@ def customer_keys(seed: int, n: int) -> np.ndarray:
     return _mix(base ^ np.arange(n, dtype=np.uint64))
 
 
+def world_keys(keys: np.ndarray, world: int) -> np.ndarray:
+    """The customers' keys in another draw of the world (``world`` 0: the same keys): the
+    same customers with other random numbers."""
+    if world == 0:
+        return keys
+    return _mix(keys ^ _mix(np.array([world], dtype=np.uint64)))
+
+
 def stream_keys(weeks: int, streams: int) -> np.ndarray:
     """One key per (week, stream); combined with a customer's key by ``uniforms``."""
     grid = np.arange(weeks * streams, dtype=np.uint64).reshape(weeks, streams)

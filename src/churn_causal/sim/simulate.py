@@ -25,10 +25,19 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from churn_causal.design.scenarios import (
+    FOLLOW_UP_MONTHS,
+    HALF,
+    NONE,
+    Period,
+    Scenario,
+    programme_scenarios,
+)
 from churn_causal.design.trials import WEEK_DAYS, TrialDesign
 from churn_causal.sim.records import HealthRecords, customer_ids
+from churn_causal.sim.scenarios import ScenarioTruth
 from churn_causal.sim.truth import TruthAccumulator, run_factual
-from churn_causal.sim.world import TIERS, TOUCHPOINTS, State, World, make_population
+from churn_causal.sim.world import TIERS, TOUCHPOINTS, World, make_population
 
 SCHEMA_VERSION = 1
 
@@ -112,12 +121,33 @@ def truth_designs(section: dict) -> dict[str, TrialDesign]:
     }
 
 
+def truth_scenarios(section: dict, scenarios: list[Scenario] | None = None) -> list[Scenario]:
+    """The scenarios whose exact truth ``churn-causal simulate`` reports: every touchpoint's
+    programme against none of it and against half of it (``programme_scenarios`` over the
+    ``truth.programme`` period), the ``truth.scenarios`` of the parameters, and ``scenarios``
+    (a run config's, say)."""
+    programme = section.get("programme") or {}
+    period = Period.parse(programme.get("period"))
+    months = programme.get("follow_up_months", FOLLOW_UP_MONTHS)
+    out = [
+        s
+        for tp in TOUCHPOINTS
+        for s in programme_scenarios(tp, period, months)
+        if s.name in (NONE, HALF)
+    ]
+    out += [Scenario.from_dict(d, period, months) for d in section.get("scenarios") or []]
+    return out + list(scenarios or [])
+
+
 def simulate(
     customers: int = 20_000,
     seed: int = 0,
     params: dict | None = None,
+    scenarios: list[Scenario] | None = None,
 ) -> SimulationResult:
-    """Simulate ``customers`` customers; ``params`` overrides keys of ``simulator.yaml``."""
+    """Simulate ``customers`` customers; ``params`` overrides keys of ``simulator.yaml``;
+    ``scenarios`` (e.g. ``truth_scenarios``) get an exact truth, which costs a run of the
+    world per scenario and world (``truth.scenario_worlds``)."""
     if customers < 1:
         raise ValueError("customers must be at least 1")
     p = merge_params(default_params(), params)
@@ -140,9 +170,15 @@ def simulate(
         horizon = designs[trial.design].horizon_days
         acc[trial.design].add(trial, st.churn_day, pop.tier, horizon, observe_days)
 
+    wanted = list(scenarios or [])
+    names = [(s.touchpoint, s.name) for s in wanted]
+    if len(set(names)) < len(names):
+        raise ValueError("two scenarios of the same touchpoint have the same name")
+    runs = ScenarioTruth(p, pop, first, data_end, p["truth"]["scenario_worlds"])
     truth = {
         "schema_version": SCHEMA_VERSION,
-        "dynamics": dynamics_truth(p, pop, st.churn_day),
+        "dynamics": dynamics_truth(p, runs),
+        "scenarios": runs.of(wanted) if wanted else {},
         "seed": seed,
         "customers": customers,
         "data_end": str(data_end),
@@ -176,25 +212,18 @@ def simulate(
     )
 
 
-MSM_TOUCHPOINT, MSM_WEEKS, MSM_DELTA = "cs_touch", 53, 0.5
+MSM_SCENARIO = Scenario("msm", "cs_touch", 0.5, (), Period("tenure", 0, 53), 0)
 
 
-def dynamics_truth(p: dict, pop, churn_day: np.ndarray) -> dict[str, Any]:
+def dynamics_truth(p: dict, runs: ScenarioTruth) -> dict[str, Any]:
     """What the dynamics analyses estimate: each effect's half-life and mechanism (set in the
-    parameters), and for cs_touch the incremental intervention: every customer's first
-    ``MSM_WEEKS`` weeks simulated again with each week's odds of a touch times ``MSM_DELTA``
-    (same draws), against the same weeks as they happened (the factual ``churn_day``)."""
+    parameters), and for cs_touch the incremental intervention of ``MSM_SCENARIO``: every
+    customer's first 53 weeks with each week's odds of a touch halved (same draws), against
+    the same weeks as they happened."""
     ef = p["effects"]
-    shifted = copy.deepcopy(p)
-    shifted["uptake"][MSM_TOUCHPOINT]["intercept"] += float(np.log(MSM_DELTA))
-    world, st = World(shifted, MSM_WEEKS), State.initial(pop, p)
-    for w in range(MSM_WEEKS):
-        world.step(st, w)
-    horizon = WEEK_DAYS * MSM_WEEKS
-    churned = {
-        "natural": float((churn_day <= horizon).mean()),
-        "intervention": float((st.churn_day <= horizon).mean()),
-    }
+    s = MSM_SCENARIO
+    t = runs.of([s])[s.touchpoint][s.name]
+    risk = {k: t[k]["all"]["churned"] / t[k]["all"]["customers"] for k in ("natural", "changed")}
     return {
         "half_life_days": {k: ef[k]["half_life_days"] for k in TOUCHPOINTS},
         "mechanism": {
@@ -204,15 +233,15 @@ def dynamics_truth(p: dict, pop, churn_day: np.ndarray) -> dict[str, Any]:
             "cs_touch": "lowers the churn hazard directly, small lift of health",
         },
         "msm": {
-            MSM_TOUCHPOINT: {
-                "estimand": f"churn within {MSM_WEEKS} weeks of contract start with "
-                f"{MSM_TOUCHPOINT} as it happens minus with each week's odds of one multiplied "
-                f"by {MSM_DELTA}",
-                "delta": MSM_DELTA,
-                "horizon_days": MSM_WEEKS * WEEK_DAYS,
-                "risk_natural": churned["natural"],
-                "risk_intervention": churned["intervention"],
-                "risk_difference": churned["natural"] - churned["intervention"],
+            s.touchpoint: {
+                "estimand": f"churn within {s.period.end} weeks of contract start with "
+                f"{s.touchpoint} as it happens minus with each week's odds of one multiplied "
+                f"by {s.delta}",
+                "delta": s.delta,
+                "horizon_days": s.period.end * 7,
+                "risk_natural": risk["natural"],
+                "risk_intervention": risk["changed"],
+                "risk_difference": risk["natural"] - risk["changed"],
             }
         },
     }

@@ -162,8 +162,17 @@ class World:
         self.shift_decay = 0.5 ** (1.0 / hp["downturn_half_life_weeks"])
         self.onboarding_weeks = up["onboarding_weeks"]
 
-    def step(self, st: State, w: int, suppress: Suppression | None = None) -> WeekOutput:
-        """Advance every unit in ``st`` through tenure week ``w`` (days 7w..7w+6) in place."""
+    def step(
+        self,
+        st: State,
+        w: int,
+        suppress: Suppression | None = None,
+        uptake_shift: np.ndarray | None = None,
+    ) -> WeekOutput:
+        """Advance every unit in ``st`` through tenure week ``w`` (days 7w..7w+6) in place.
+
+        ``uptake_shift`` (units x touchpoints) is added to the week's uptake log-odds: log(delta)
+        where a scenario multiplies the odds by delta (-inf: no uptake at all)."""
         p, hp, ch, ef = self.p, self.p["health"], self.p["churn"], self.p["effects"]
         n = len(st.cust)
         draws = uniforms(st.key, self.stream_keys[w])
@@ -187,6 +196,8 @@ class World:
             + st.u[:, None] * self.u_logit
         )
         logit[:, 3] += p["uptake"]["cs_touch"]["fall_per_point"] * fall
+        if uptake_shift is not None:
+            logit += uptake_shift
         events = (draws[:, _UPTAKE] < expit(logit)) & alive[:, None]
         event_day = WEEK_DAYS * w + np.floor(WEEK_DAYS * draws[:, _DAY]).astype(np.int64)
         if suppress is not None:
