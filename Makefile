@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/churn-causal validate-methods --replications 20 --customers 20000
 	$(BIN)/churn-causal validate-dynamics --replications 20 --customers 20000
 	$(BIN)/churn-causal validate-whatif --replications 20 --customers 20000
+	$(BIN)/churn-causal validate-targeting --replications 10 --customers 20000
 
 clean:
 	rm -rf $(VENV) $(DEMO) reports/[0-9]* reports/latest reports/.staging-* reports/history.duckdb \

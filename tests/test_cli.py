@@ -230,3 +230,43 @@ def test_validate_whatif_from_the_command_line(tmp_path, capsys, monkeypatch):
     grades = pd.read_csv(out)
     assert set(grades["outcome"]) == {"churn_pp", "customer_months", "gross_profit", "events"}
     assert (grades["scenario"] == "support halved").all() and grades["truth"].notna().all()
+
+
+def test_target_writes_the_policy_and_the_customer_list_apart(small_dir, tmp_path, capsys):
+    config = tmp_path / "run.yaml"
+    config.write_text("business: {costs: {community: {per_event: 15}}}\n")
+    out = tmp_path / "targeting"
+    argv = ["target", "--data", small_dir, "--config", str(config), "--touchpoint", "community"]
+    assert main([*argv, "--budget", "300 touches", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "300 touches a month" in printed and "gain over current practice" in printed
+    policy = (out / "policy-community.json").read_text()
+    listed = pd.read_csv(out / "customers-community.csv")
+    ids = pd.read_parquet(f"{small_dir}/customers.parquet")["customer_id"].astype(str)
+    assert set(listed["customer_id"]) <= set(ids) and listed["pick"].any()
+    assert not [i for i in ids if i in policy]
+    assert json.loads(policy)["touches_per_period"] == pytest.approx(300)
+
+
+def test_target_refuses_what_it_cannot_do(small_dir, tmp_path, capsys):
+    argv = ["target", "--data", small_dir, "--out", str(tmp_path / "t")]
+    assert main([*argv, "--touchpoint", "webinar"]) == 2
+    assert "--touchpoint webinar: the data has" in capsys.readouterr().err
+    assert main([*argv, "--touchpoint", "community", "--budget", "120h"]) == 2
+    assert "needs the touchpoint's cost in hours" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()
+
+
+def test_validate_targeting_from_the_command_line(tmp_path, capsys, monkeypatch):
+    from churn_causal.grading import targeting
+
+    monkeypatch.setattr(targeting, "GRADED", ("community",))
+    out = tmp_path / "targeting.csv"
+    argv = ["validate-targeting", "--replications", "1", "--customers", "1500"]
+    assert main([*argv, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "ratio_to_oracle" in printed and "1 replications of 1500 customers" in printed
+    grades = pd.read_csv(out)
+    assert list(grades["touchpoint"]) == ["community"]
+    assert (grades["policy_true"] <= grades["oracle_true"] + 1e-9).all()
+    assert 0 < grades["qini_ratio"].iloc[0] <= 1 + 1e-9

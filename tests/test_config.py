@@ -82,6 +82,10 @@ def test_no_file_gives_the_defaults():
             "scenarios: [{name: a, touchpoint: s, delta: 2}, {name: a, touchpoint: s, delta: 3}]",
             "same name",
         ),
+        ("targeting: {budget: {cs_touch: lots}}", "give an amount (50000), hours (120h)"),
+        ("targeting: {budget: 5000}", "targeting.budget maps a touchpoint"),
+        ("targeting: {depth: 5}", "targeting.depth 1, 2 or 3"),
+        ("targeting: {people: 3}", "unknown key(s) targeting.people"),
     ],
 )
 def test_malformed_configs_are_refused_with_the_place(tmp_path, text, message):
@@ -131,3 +135,19 @@ scenarios:
         cfg.check_scenarios(["seminar"], ["tier"])
     with pytest.raises(ConfigError, match="not a column of the customers table"):
         cfg.check_scenarios(["seminar", "cs_touch"], ["customer_id"])
+
+
+def test_targeting_is_read_per_touchpoint(tmp_path):
+    path = write(
+        tmp_path,
+        "targeting: {touchpoints: [cs_touch, community], budget: {cs_touch: 120h}, depth: 3}",
+    )
+    cfg = RunConfig.from_file(path)
+    assert cfg.targeting_of("cs_touch") == {
+        "budget": {"amount": None, "hours": 120.0, "touches": None},
+        "depth": 3,
+    }
+    assert cfg.targeting_of("community") == {"budget": None, "depth": 3}
+    assert cfg.targeting_of("seminar") == {}
+    with pytest.raises(ConfigError, match="targeting: touchpoint 'community'"):
+        cfg.check_scenarios(["cs_touch", "seminar"], ["tier"])

@@ -85,6 +85,7 @@ business:
 scenarios:
   - {name: seminars x2 in SMB, touchpoint: seminar, delta: 2, where: {tier: SMB}}
   - {name: CS calls halved in Middle, touchpoint: cs_touch, delta: 0.5, where: {tier: Middle}}
+targeting: {touchpoints: [cs_touch]}
 """
 
 
@@ -399,11 +400,15 @@ def test_pages_open_offline_in_chromium(run, browser, page_name, degenerate_dir)
         assert len(images) >= 2  # the forest plot, and the programmes' and scenarios' net value
         assert "What customer-success touchpoints do to churn" in text
         assert "What if" in text and "seminars x2 in SMB" in text
+        assert "Who to touch next" in text and "the rule to apply by hand" in text
         ids = pd.read_parquet(f"{degenerate_dir}/customers.parquet")["customer_id"].astype(str)
         raw = re.sub(
             r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "", (out / "r1" / page_name).read_text()
         )
         assert not [i for i in ids if i in raw]
+        # while the CS team's list beside the pages has them
+        listed = pd.read_csv(out / "r1" / "customers-cs_touch.csv")["customer_id"].astype(str)
+        assert len(listed) > 0 and set(listed) <= set(ids)
 
 
 def test_scheduled_runs_are_documented_and_the_workflow_runs_the_report():

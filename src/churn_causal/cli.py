@@ -80,14 +80,24 @@ def _simulate(args: argparse.Namespace) -> int:
     try:
         overrides = parse_assignments(args.set or [])
         section = merge_params(default_params(), overrides)["truth"]
-        if args.scenarios:  # a run config's programme and scenarios
+        individual = args.individual.split(",") if args.individual else []
+        if args.scenarios:  # a run config's programme, scenarios and targeted touchpoints
             cfg = _run_config(args.scenarios)
             section = {**section, "programme": cfg.programme, "scenarios": []}
             scenarios = truth_scenarios(section, cfg.scenarios)
+            individual += cfg.targeting
         else:
             scenarios = truth_scenarios(section)
+        unknown = set(individual) - set(TOUCHPOINTS)
+        if unknown:
+            raise BadInput(
+                f"--individual: {', '.join(sorted(unknown))} is not a simulated touchpoint "
+                f"({', '.join(TOUCHPOINTS)})"
+            )
         t0 = time.perf_counter()
-        result = simulate(args.customers, args.seed, overrides, scenarios)
+        result = simulate(
+            args.customers, args.seed, overrides, scenarios, tuple(dict.fromkeys(individual))
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise BadInput(f"simulator parameters: {exc}") from exc
     out = result.write(args.out)
@@ -315,6 +325,59 @@ def _whatif(args: argparse.Namespace) -> int:
     return 0
 
 
+def _target(args: argparse.Namespace) -> int:
+    from churn_causal.data.files import write_json
+    from churn_causal.data.load import load
+    from churn_causal.report.names import file_stem
+    from churn_causal.report.targeting import rule_table, value_table
+    from churn_causal.value.policy import Budget, TargetingAnalysis
+
+    cfg = _run_config(args.config)
+    source = _checked_source(args.data or cfg.source)
+    data = load(source, cfg.columns, cfg.touchpoints, _encoding(args) or cfg.encoding)
+    if args.touchpoint not in data.touchpoints:
+        raise BadInput(
+            f"--touchpoint {args.touchpoint}: the data has {', '.join(data.touchpoints)}"
+        )
+    try:
+        budget = Budget.parse(args.budget) if args.budget else cfg.budgets.get(args.touchpoint)
+        analysis = TargetingAnalysis(
+            args.touchpoint,
+            cfg.designs([args.touchpoint])[args.touchpoint],
+            cfg.business,
+            budget,
+            args.depth or cfg.rule_depth,
+            controls_per_treated=cfg.controls_per_treated or None,
+            seed=cfg.seed,
+        ).fit(data)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    r, currency = analysis.result_, cfg.business.currency
+    print(
+        f"{args.touchpoint}: {r['budget_text']}, {r['touches_per_period']:,.0f} touches a "
+        f"{r['period']} among {r['customers_now']:,} active customers; {r['cost_text']}"
+    )
+    print(value_table(r, currency).to_string())
+    print(rule_table(r, currency).to_string())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = file_stem(args.touchpoint)  # a touchpoint's name is data: it never picks a path
+    policy = write_json(out / f"policy-{stem}.json", r)
+    customers = out / f"customers-{stem}.csv"
+    analysis.customers_.to_csv(customers, index=False)
+    print(f"wrote {policy} (the policy, no customer ids) and {customers} (for the CS team)")
+    return 0
+
+
+def _validate_targeting(args: argparse.Namespace) -> int:
+    from churn_causal.grading.targeting import grade_targeting
+
+    _check_grading(args)
+    return _graded(
+        args, lambda: grade_targeting(args.replications, args.customers, args.first_seed)
+    )
+
+
 def _validate_whatif(args: argparse.Namespace) -> int:
     from churn_causal.grading.whatif import grade_whatif
 
@@ -489,7 +552,14 @@ def parser() -> argparse.ArgumentParser:
         "--scenarios",
         metavar="CONFIG",
         help="a run config: the exact truth of its scenarios and of every programme over its "
-        "programme period goes into truth.json (default: the simulator's own programme period)",
+        "programme period goes into truth.json (default: the simulator's own programme period), "
+        "and its targeted touchpoints get individual effects (as --individual)",
+    )
+    s.add_argument(
+        "--individual",
+        metavar="TOUCHPOINTS",
+        help="comma-separated: each sampled customer-trial's exact effect of a touch, written "
+        "to individual_truth_<touchpoint>.parquet (grades who-to-touch policies)",
     )
     s.set_defaults(func=_simulate)
 
@@ -586,6 +656,32 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--n-boot", type=int, help="bootstrap replicates (default: the config's)")
     w.add_argument("--out", help="the JSON file to write")
     w.set_defaults(func=_whatif)
+
+    t = sub.add_parser(
+        "target",
+        help="who to touch next under a budget: the policy (JSON, no customer ids) and the "
+        "customer list for the CS team (CSV)",
+    )
+    _data_options(t)
+    t.add_argument("--touchpoint", required=True)
+    t.add_argument(
+        "--budget",
+        help="a month's budget: an amount (50000), CS hours (120h) or touches ('300 touches'); "
+        "default: the config's, else what today's practice spends",
+    )
+    t.add_argument("--depth", type=int, choices=(1, 2, 3), help="the rule's depth (default 2)")
+    t.add_argument("--out", default="targeting", help="folder for the two files")
+    t.set_defaults(func=_target)
+
+    vt = sub.add_parser(
+        "validate-targeting",
+        help="grade who-to-touch policies against the simulator's individual effects",
+    )
+    vt.add_argument("--replications", type=int, default=10)
+    vt.add_argument("--customers", type=int, default=20_000)
+    vt.add_argument("--first-seed", type=int, default=1)
+    vt.add_argument("--out", help="CSV of every replication's grades")
+    vt.set_defaults(func=_validate_targeting)
 
     vw = sub.add_parser(
         "validate-whatif",

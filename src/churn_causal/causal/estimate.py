@@ -1088,7 +1088,7 @@ class EffectEstimator:
             tau = np.average(psi, weights=b)
             phi = scale_b * (psi - tau)
             control = np.average(m[False] + (~t) * c * (y0 - m[False]) / (1 - p), weights=b)
-        se = _cluster_se(phi, data.cluster)
+        se = cluster_se(phi, data.cluster)
         out = {
             "estimate": float(tau),
             "se": se,
@@ -1139,7 +1139,8 @@ def _ipcw_outcome(
     return y, c
 
 
-def _cluster_se(phi: np.ndarray, cluster: np.ndarray) -> float:
+def cluster_se(phi: np.ndarray, cluster: np.ndarray) -> float:
+    """Cluster-robust standard error of a mean from each row's influence ``phi``."""
     _, codes = np.unique(cluster, return_inverse=True)
     sums = np.bincount(codes, weights=phi)
     n = len(phi)

@@ -159,19 +159,9 @@ def build_cohort(
             "event_day": np.where(treated[rows, j], first_event[rows, j], np.nan),
         }
     )
-    out = pd.concat([out, _baseline(health, rows, ws[j])], axis=1)
-    out["tenure_months"] = (trials[j] - 1) * PERIOD_DAYS[design.unit] / MONTH_DAYS
-    # Text as two shared objects (np.where would make a string object per row).
-    out["phase"] = np.array(["adoption", "onboarding"], dtype=object)[
-        (ws[j] < ONBOARDING_DAYS).astype(np.intp)
-    ]
-    for c in CUSTOMER_CATEGORICALS:
-        out[c] = cust[c].astype(str).to_numpy()[rows]
-    out["log_seats"] = np.log(cust["seats"].to_numpy(dtype=float)[rows])
-    out["log_mrr"] = np.log1p(cust["mrr"].to_numpy(dtype=float)[rows])
-    for k, tp in enumerate(touchpoints):
-        out[f"prior_{tp}"] = prior[rows, j, k]
-        out[f"days_since_{tp}"] = np.minimum(ws[j] - last[rows, j, k], RECENCY_CAP_DAYS)
+    tenure = (trials[j] - 1) * PERIOD_DAYS[design.unit] / MONTH_DAYS
+    history = (prior[rows, j], ws[j][:, None] - last[rows, j])
+    out = _add_covariates(out, cust, health, rows, ws[j], tenure, history, touchpoints)
 
     follow = np.minimum(churn_day[rows], censor_day[rows]) - we[j]
     event = churn_day[rows] <= censor_day[rows]
@@ -192,6 +182,79 @@ def build_cohort(
         window_drift=drift,
         churned_in_window=int((eligible & ~at_risk).sum()),
     )
+    return out
+
+
+def current_rows(data: CSData, touchpoints: list[str] | None = None) -> pd.DataFrame:
+    """One row per customer active at the data's end, with the cohort's baseline covariates
+    as of that day (``customer_id``, ``mrr`` and the covariates of ``build_cohort``): the
+    customers a touch could go to next."""
+    cust = data.customers.reset_index(drop=True)
+    touchpoints = touchpoints or sorted(data.touches["touchpoint"].unique())
+    end = _days(pd.Series([pd.Timestamp(data.data_end)]))[0]
+    start = _days(cust["start_date"])
+    day_now = end - start
+    rows = np.flatnonzero((_days(cust["churn_date"]) > end) & (day_now >= 0))
+    day = day_now[rows]
+    touches = data.touches
+    t_cust = pd.Index(cust["customer_id"]).get_indexer(touches["customer_id"])
+    known = t_cust >= 0
+    t_cust = t_cust[known]
+    t_day = _days(touches["date"])[known] - start[t_cust]
+    t_kind = pd.Categorical(touches["touchpoint"], categories=touchpoints).codes[known]
+    ok = (t_day >= 0) & (t_kind >= 0)
+    history = _history(t_cust[ok], t_day[ok], t_kind[ok], rows, day, len(touchpoints))
+    out = pd.DataFrame({"customer_id": cust["customer_id"].to_numpy()[rows]})
+    out = _add_covariates(
+        out, cust, HealthIndex.of(data), rows, day, day / MONTH_DAYS, history, touchpoints
+    )
+    out["mrr"] = cust["mrr"].to_numpy(dtype=float)[rows]
+    return out
+
+
+def _history(t_cust, t_day, t_kind, rows, day, kinds: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row and touchpoint: events strictly before ``day`` and days since the latest
+    (infinite if none), by sorted (customer, touchpoint, day) keys."""
+    keys = np.sort(HealthIndex._key(t_cust.astype(np.int64) * kinds + t_kind, t_day))
+    who = rows.astype(np.int64)[:, None] * kinds + np.arange(kinds)
+    first = np.searchsorted(keys, HealthIndex._key(who, np.zeros_like(who)), side="left")
+    before = np.searchsorted(keys, HealthIndex._key(who, day[:, None]), side="left")
+    counts = before - first
+    last_day = np.where(
+        counts > 0,
+        (keys[np.maximum(before - 1, 0)] & ((1 << _DAY_BITS) - 1)) - (1 << (_DAY_BITS - 1)),
+        0,
+    )
+    return counts, np.where(counts > 0, day[:, None] - last_day, np.inf)
+
+
+def _add_covariates(
+    out: pd.DataFrame,
+    cust: pd.DataFrame,
+    health: HealthIndex,
+    rows: np.ndarray,
+    day: np.ndarray,
+    tenure_months: np.ndarray,
+    history: tuple[np.ndarray, np.ndarray],
+    touchpoints: list[str],
+) -> pd.DataFrame:
+    """``out`` (one row per customer of ``rows``) with the baseline covariates as of tenure
+    ``day``: health, tenure, phase, profile, and per touchpoint the events before it and the
+    days since the latest (``history``: counts and days since, one column per touchpoint)."""
+    out = pd.concat([out, _baseline(health, rows, day)], axis=1)
+    out["tenure_months"] = tenure_months
+    # Text as two shared objects (np.where would make a string object per row).
+    out["phase"] = np.array(["adoption", "onboarding"], dtype=object)[
+        (day < ONBOARDING_DAYS).astype(np.intp)
+    ]
+    for c in CUSTOMER_CATEGORICALS:
+        out[c] = cust[c].astype(str).to_numpy()[rows]
+    out["log_seats"] = np.log(cust["seats"].to_numpy(dtype=float)[rows])
+    out["log_mrr"] = np.log1p(cust["mrr"].to_numpy(dtype=float)[rows])
+    counts, since = history
+    for k, tp in enumerate(touchpoints):
+        out[f"prior_{tp}"] = counts[:, k]
+        out[f"days_since_{tp}"] = np.minimum(since[:, k], RECENCY_CAP_DAYS)
     return out
 
 

@@ -33,6 +33,7 @@ STEPS = (
     "match",
     "match_variants",
     "scenarios",
+    "targeting",
     "report",
 )
 DEFAULT_SIZES = {
@@ -46,6 +47,7 @@ DEFAULT_SIZES = {
     "match": [1_000_000],
     "match_variants": [100_000, 1_000_000],
     "scenarios": [20_000, 100_000],
+    "targeting": [20_000, 100_000],
     "report": [20_000, 100_000],
 }
 MATCH_VARIANTS = ((1, True), (5, True), (1, False), (5, False))  # (controls per treated, replace)
@@ -170,6 +172,11 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
         out["touchpoints"] = _scenarios(data)
         out["seconds"] = max(out["touchpoints"].values())
         out["rows"] = len(data.customers)
+    elif step == "targeting":
+        data = load(data_dir)
+        out["touchpoints"] = _targeting(data)
+        out["seconds"] = max(out["touchpoints"].values())
+        out["rows"] = len(data.customers)
     elif step == "load":
         out["rows"] = len(load(data_dir).health)  # read Parquet, validate, type
         out["seconds"] = time.perf_counter() - t0
@@ -239,6 +246,21 @@ def _scenarios(data) -> dict[str, float]:
         programme_value_of(
             data, tp, cfg.business, cfg.period, cfg.follow_up_months, cfg.scenarios, 200
         )
+        seconds[tp] = round(time.perf_counter() - t0, 2)
+    return seconds
+
+
+def _targeting(data) -> dict[str, float]:
+    """Seconds of the demo's who-to-touch policies (cs_touch on weekly trials, community on
+    monthly ones), each with its cohort: learner, policy, gain curve, rule, customer list."""
+    from churn_causal.report.config import RunConfig
+    from churn_causal.value.policy import TargetingAnalysis
+
+    cfg = RunConfig.from_file("notebooks/demo.yaml")
+    seconds = {}
+    for tp in cfg.targeting:
+        t0 = time.perf_counter()
+        TargetingAnalysis(tp, business=cfg.business, budget=cfg.budgets.get(tp)).fit(data)
         seconds[tp] = round(time.perf_counter() - t0, 2)
     return seconds
 

@@ -28,6 +28,11 @@ programme:                      # how programmes and scenarios are counted
   follow_up_months: 12          # outcomes counted this long after the period
 scenarios:                      # what-if: each week's odds of a touchpoint x delta
   - {name: "seminars x2 in SMB", touchpoint: seminar, delta: 2, where: {tier: SMB}}
+targeting:                      # who to touch next, for these touchpoints
+  touchpoints: [cs_touch, community]
+  budget: {cs_touch: 120h, community: 5000}   # a month's: money, CS hours (120h) or
+                                # "300 touches"; a touchpoint without one: today's spend
+  depth: 2                      # of the rule a CS head applies by hand (1-3)
 output:
   dir: ../reports               # runs are published to <dir>/<run-id>/, <dir>/latest
   history: ../reports/history.duckdb   # every run's estimates, for the trend
@@ -52,6 +57,7 @@ from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.scenarios import FOLLOW_UP_MONTHS, Period, Scenario
 from churn_causal.design.trials import DESIGN_FIELDS, TrialDesign, resolve_design
 from churn_causal.value.business import Business
+from churn_causal.value.policy import RULE_DEPTH, Budget
 
 SECTIONS = {
     "data": {"source", "touchpoints", "columns", "encoding"},
@@ -66,6 +72,7 @@ SECTIONS = {
     },
     "business": {"currency", "gross_margin", "arpa", "costs", "longer_view"},
     "programme": {"period", "follow_up_months"},
+    "targeting": {"touchpoints", "budget", "depth"},
     "output": {"dir", "history", "workers"},
 }
 LISTS = {"scenarios"}  # sections that are lists, not mappings
@@ -95,6 +102,9 @@ class RunConfig:
     period: Period = field(default_factory=Period)  # of every programme and scenario
     follow_up_months: float = FOLLOW_UP_MONTHS
     scenarios: list[Scenario] = field(default_factory=list)
+    targeting: list[str] = field(default_factory=list)  # touchpoints with a policy
+    budgets: dict[str, Budget] = field(default_factory=dict)
+    rule_depth: int = RULE_DEPTH
     out_dir: Path = Path("reports")
     history: Path | None = None  # default: <out_dir>/history.duckdb
     workers: int = 0
@@ -117,8 +127,9 @@ class RunConfig:
         return [s.to_dict() for s in self.scenarios if s.touchpoint == touchpoint]
 
     def check_scenarios(self, touchpoints: list[str], customer_columns: list[str]) -> None:
-        """Every scenario names a touchpoint of the run and customer columns the data has
-        (``ConfigError`` says which does not), before any notebook runs."""
+        """Every scenario names a touchpoint of the run and customer columns the data has,
+        and every targeting entry a touchpoint of the run (``ConfigError`` says which does
+        not), before any notebook runs."""
         for sc in self.scenarios:
             if sc.touchpoint not in touchpoints:
                 raise ConfigError(
@@ -131,6 +142,19 @@ class RunConfig:
                     f"scenario '{sc.name}': where names {', '.join(sorted(missing))}, not a "
                     f"column of the customers table ({', '.join(customer_columns)}) or phase"
                 )
+        for tp in [*self.targeting, *self.budgets]:
+            if tp not in touchpoints:
+                raise ConfigError(
+                    f"targeting: touchpoint '{tp}' is not one of this run's "
+                    f"({', '.join(touchpoints)})"
+                )
+
+    def targeting_of(self, touchpoint: str) -> dict[str, Any]:
+        """The policy's parameters for ``touchpoint`` as the notebooks take them ({}: none)."""
+        if touchpoint not in self.targeting:
+            return {}
+        budget = self.budgets.get(touchpoint)
+        return {"budget": vars(budget) if budget else None, "depth": self.rule_depth}
 
     def designs(self, touchpoints: list[str]) -> dict[str, TrialDesign]:
         """Each touchpoint's design, resolved once for the run (``resolve_design``)."""
@@ -150,6 +174,10 @@ class RunConfig:
             period = Period.parse(programme.get("period"))
             months = float(programme.get("follow_up_months", FOLLOW_UP_MONTHS))
             scenarios = [Scenario.from_dict(d, period, months) for d in cfg.get("scenarios", [])]
+            targeting = cfg.get("targeting") or {}
+            budgets = targeting.get("budget") or {}
+            if not isinstance(budgets, dict):
+                raise ValueError("targeting.budget maps a touchpoint to a month's budget")
             named = [(sc.touchpoint, sc.name) for sc in scenarios]
             if len(set(named)) < len(named):
                 raise ValueError("two scenarios of the same touchpoint have the same name")
@@ -171,6 +199,9 @@ class RunConfig:
                 period=period,
                 follow_up_months=months,
                 scenarios=scenarios,
+                targeting=[str(tp) for tp in targeting.get("touchpoints") or []],
+                budgets={str(tp): Budget.parse(str(b)) for tp, b in budgets.items()},
+                rule_depth=int(targeting.get("depth", RULE_DEPTH)),
                 out_dir=Path(out.get("dir", "reports")),
                 history=Path(out["history"]) if out.get("history") else None,
                 workers=int(out.get("workers", 0)),
@@ -183,10 +214,12 @@ class RunConfig:
             or run.workers < 0
             or run.match_ratio < 1
             or run.controls_per_treated < 0
+            or run.rule_depth not in (1, 2, 3)
         ):
             raise ConfigError(
                 f"{where}: analysis.n_boot must be >= 20, analysis.match_ratio >= 1, "
-                "analysis.controls_per_treated >= 0 and output.workers >= 0"
+                "analysis.controls_per_treated >= 0, output.workers >= 0 and targeting.depth "
+                "1, 2 or 3"
             )
         return run
 

@@ -264,7 +264,10 @@ def _plan(
             "business": cfg.business.to_config(),
             "programme": cfg.programme,
             "scenarios": cfg.scenarios_of(tp),
+            "targeting": cfg.targeting_of(tp),
             "result_path": str(staging / f"result-{stem}.json"),
+            # who to touch next: the customer list for the CS team (ids: never in a page)
+            "customers_path": str(staging / f"customers-{stem}.csv"),
         }
         first.append(
             NotebookRun(f"touchpoint-{stem}", f"Touchpoint: {tp}", TOUCHPOINT_NOTEBOOK, params)
@@ -342,6 +345,7 @@ def run_report(cfg: RunConfig, run_id: str | None = None) -> RunResult:
                 "business": cfg.business.to_config(),
                 "programme": cfg.programme,
                 "scenarios": [sc.to_dict() for sc in cfg.scenarios],
+                "targeting": {tp: cfg.targeting_of(tp) for tp in cfg.targeting},
                 "workers": cfg.worker_count,
                 "data": source.name,
                 "columns": cfg.columns,

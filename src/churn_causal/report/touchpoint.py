@@ -25,6 +25,7 @@ from churn_causal.report.plots import NAMES
 from churn_causal.report.whatif import programme_value_of
 from churn_causal.sim.truth import truth_by_phase, truth_for
 from churn_causal.value.business import Business
+from churn_causal.value.policy import RULE_DEPTH, Budget, TargetingAnalysis
 
 REACH_DAYS = 365  # the team's LTV formula counts the treated customer-periods of the last year
 
@@ -62,6 +63,7 @@ class TouchpointAnalysis:
         programme: dict | None = None,
         scenarios: list[dict] | None = None,
         value: bool = True,
+        targeting: dict | None = None,
     ) -> None:
         self.touchpoint = touchpoint
         if isinstance(design, dict):  # as the runner hands it over (``TrialDesign.to_dict``)
@@ -83,6 +85,8 @@ class TouchpointAnalysis:
             for s in scenarios or []
         ]
         self.value = value
+        # who to touch next ({"budget": Budget fields or None, "depth": int}); None: not asked
+        self.targeting = targeting or None
 
     def fit(self, data: CSData) -> TouchpointAnalysis:
         dynamics = TouchpointDynamics(self.touchpoint, self.design, self.n_boot, self.seed)
@@ -100,6 +104,7 @@ class TouchpointAnalysis:
             data, self.touchpoint, self.design, None, self.controls_per_treated, self.seed
         )
         self.reach_ = self._reach(data)
+        self.targeting_ = self._target(data)
         lags = self._estimate(data, dynamics if self.dynamics and self.dynamics_ is None else None)
         if lags is not None:  # the prepared table is gone: the event study prepares its own
             try:
@@ -125,6 +130,21 @@ class TouchpointAnalysis:
             )
         except ValueError as exc:  # e.g. a window the data does not cover
             return {"error": str(exc)}
+
+    def _target(self, data: CSData) -> TargetingAnalysis | None:
+        """The policy under the budget asked for, on this analysis' cohort."""
+        if not self.targeting:
+            return None
+        budget = self.targeting.get("budget")
+        return TargetingAnalysis(
+            self.touchpoint,
+            self.design,
+            self.business,
+            Budget(**budget) if budget else None,
+            int(self.targeting.get("depth", RULE_DEPTH)),
+            controls_per_treated=self.controls_per_treated,
+            seed=self.seed,
+        ).fit(data, self.cohort_)
 
     def _reach(self, data: CSData) -> dict[str, int]:
         """Treated customer-periods (months, or weeks) per tier whose window ended in the
@@ -178,6 +198,7 @@ class TouchpointAnalysis:
             "result": self.result_,
             "dynamics": self.dynamics_,
             "programme": self.programme_,
+            "targeting": self.targeting_.result_ if self.targeting_ is not None else None,
             "reach": {"days": REACH_DAYS, "unit": self.design.unit, "by_tier": self.reach_},
         }
 

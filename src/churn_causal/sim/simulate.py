@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -33,7 +33,8 @@ from churn_causal.design.scenarios import (
     Scenario,
     programme_scenarios,
 )
-from churn_causal.design.trials import WEEK_DAYS, TrialDesign
+from churn_causal.design.trials import WEEK_DAYS, TrialDesign, resolve_design
+from churn_causal.sim.individual import individual_effects, sampled_trials
 from churn_causal.sim.records import HealthRecords, customer_ids
 from churn_causal.sim.scenarios import ScenarioTruth
 from churn_causal.sim.truth import TruthAccumulator, run_factual
@@ -90,6 +91,8 @@ class SimulationResult:
     health_records: HealthRecords
     touches: pd.DataFrame
     truth: dict[str, Any]
+    # per touchpoint, each sampled customer-trial's exact effect (``sim.individual``)
+    individual: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @cached_property
     def health(self) -> pd.DataFrame:
@@ -104,6 +107,8 @@ class SimulationResult:
         self.health_records.write(out / "health.parquet")
         self.touches.to_parquet(out / "touches.parquet", index=False)
         (out / "truth.json").write_text(json.dumps(self.truth, indent=2) + "\n")
+        for tp, frame in self.individual.items():
+            frame.to_parquet(out / f"individual_truth_{tp}.parquet", index=False)
         return out
 
 
@@ -144,10 +149,12 @@ def simulate(
     seed: int = 0,
     params: dict | None = None,
     scenarios: list[Scenario] | None = None,
+    individual: list[str] | tuple[str, ...] = (),
 ) -> SimulationResult:
     """Simulate ``customers`` customers; ``params`` overrides keys of ``simulator.yaml``;
     ``scenarios`` (e.g. ``truth_scenarios``) get an exact truth, which costs a run of the
-    world per scenario and world (``truth.scenario_worlds``)."""
+    world per scenario and world (``truth.scenario_worlds``); each touchpoint of
+    ``individual`` gets every sampled customer-trial's exact effect (``sim.individual``)."""
     if customers < 1:
         raise ValueError("customers must be at least 1")
     p = merge_params(default_params(), params)
@@ -204,11 +211,19 @@ def simulate(
         },
         "parameters": p,
     }
+    effects = {}
+    for tp in individual:  # each on the design the product gives the touchpoint
+        design = designs[resolve_design(tp).unit]
+        effects[tp] = individual_effects(
+            p, pop, tp, design, sampled_trials(design), observe_days,
+            p["truth"]["individual_worlds"], seed,
+        )  # fmt: skip
     return SimulationResult(
         customers=_customers_table(pop, st.churn_day, observe_days, first),
         health_records=health,
         touches=_touches_table(touch_parts, pop, first),
         truth=truth,
+        individual=effects,
     )
 
 

@@ -122,11 +122,12 @@ class State:
 
 @dataclass
 class Suppression:
-    """Per unit: remove events of touchpoint ``k`` dated in tenure days ``[lo, hi)``."""
+    """Per unit: remove events of touchpoint ``k`` dated in tenure days ``[lo, hi)`` (one
+    window for every unit, or one per unit)."""
 
     k: np.ndarray
-    lo: int
-    hi: int
+    lo: int | np.ndarray
+    hi: int | np.ndarray
 
 
 @dataclass
@@ -136,6 +137,7 @@ class WeekOutput:
     alive: np.ndarray  # alive at the week's start
     events: np.ndarray  # (n, 4) bool
     event_day: np.ndarray  # (n, 4) tenure day of each event
+    p_churn: np.ndarray  # each unit's chance of churning in the week
 
 
 # ----------------------------------------------------------------------------- engine
@@ -168,11 +170,15 @@ class World:
         w: int,
         suppress: Suppression | None = None,
         uptake_shift: np.ndarray | None = None,
+        churn: bool = True,
     ) -> WeekOutput:
         """Advance every unit in ``st`` through tenure week ``w`` (days 7w..7w+6) in place.
 
         ``uptake_shift`` (units x touchpoints) is added to the week's uptake log-odds: log(delta)
-        where a scenario multiplies the odds by delta (-inf: no uptake at all)."""
+        where a scenario multiplies the odds by delta (-inf: no uptake at all, +inf: a sure
+        event). With ``churn`` False nobody churns: the week's chance of churning is returned
+        instead, for expected outcomes along one path of health (churn ends a path, it does not
+        change it)."""
         p, hp, ch, ef = self.p, self.p["health"], self.p["churn"], self.p["effects"]
         n = len(st.cust)
         draws = uniforms(st.key, self.stream_keys[w])
@@ -222,9 +228,10 @@ class World:
             -np.expm1(-12.0 * hazard) if renewal else 0.0,
             -np.expm1(-hazard * WEEK_DAYS / MONTH_DAYS),
         )
-        churned = alive & (draws[:, _CHURN] < p_churn)
-        st.churn_day[churned] = WEEK_DAYS * (w + 1)
-        st.alive &= ~churned
+        if churn:
+            churned = alive & (draws[:, _CHURN] < p_churn)
+            st.churn_day[churned] = WEEK_DAYS * (w + 1)
+            st.alive &= ~churned
 
         # Memories: fade, then refresh on this week's events.
         st.mem *= self.decay
@@ -247,7 +254,7 @@ class World:
         lo, hi = hp["downturn_size"]
         shock = (draws[:, _SHOCK] < hp["downturn_rate"]) * (lo + (hi - lo) * draws[:, _SHOCK_SIZE])
         st.shift = st.shift * self.shift_decay - shock
-        return WeekOutput(pillars, score, alive, events, event_day)
+        return WeekOutput(pillars, score, alive, events, event_day, np.broadcast_to(p_churn, (n,)))
 
 
 def _renewal_in_week(w: int) -> bool:
