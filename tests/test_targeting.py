@@ -166,3 +166,14 @@ def test_a_weekly_design_counts_its_budget_per_week(community_world):
     )
     assert month.fit(data).result_["touches_per_period"] == pytest.approx(304.4)
     assert week.fit(data).result_["touches_per_period"] == pytest.approx(304.4 * 7 / 30.4375)
+
+
+def test_cluster_standard_errors_do_not_depend_on_how_clusters_are_named():
+    from churn_causal.causal.estimate import cluster_se
+
+    rng = np.random.default_rng(2)
+    codes = rng.integers(0, 300, size=5000)
+    phi = rng.normal(size=5000)
+    names = np.array([f"C{c:05d}" for c in rng.permutation(300)])[codes]
+    assert cluster_se(phi, codes) == pytest.approx(cluster_se(phi, names), rel=1e-12)
+    assert cluster_se(phi, codes + 10**9) == pytest.approx(cluster_se(phi, codes), rel=1e-12)

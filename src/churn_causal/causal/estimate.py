@@ -1140,8 +1140,16 @@ def _ipcw_outcome(
 
 
 def cluster_se(phi: np.ndarray, cluster: np.ndarray) -> float:
-    """Cluster-robust standard error of a mean from each row's influence ``phi``."""
-    _, codes = np.unique(cluster, return_inverse=True)
+    """Cluster-robust standard error of a mean from each row's influence ``phi`` (clusters
+    that are already small non-negative integer codes are summed without a sort)."""
+    if (
+        np.issubdtype(cluster.dtype, np.integer)
+        and cluster.min() >= 0
+        and cluster.max() < 2 * len(cluster)
+    ):
+        codes = cluster
+    else:
+        codes = np.unique(cluster, return_inverse=True)[1]
     sums = np.bincount(codes, weights=phi)
     n = len(phi)
     return float(np.sqrt((sums**2).sum()) / n)

@@ -99,7 +99,7 @@ class UpliftLearner:
 
     def __init__(
         self,
-        folds: int = 3,
+        folds: int = 2,
         max_iter: int = 60,
         max_depth: int = 3,
         min_leaf_share: float = 0.02,
@@ -228,18 +228,26 @@ def gross_profit_per_touch(days: np.ndarray, mrr: np.ndarray, gross_margin: floa
 
 
 # ------------------------------------------------------------------------------ policy
-def choose(value: np.ndarray, cost: float, budget_share: float, weight: np.ndarray) -> np.ndarray:
+def choose(
+    value: np.ndarray,
+    cost: float,
+    budget_share: float | np.ndarray,
+    weight: np.ndarray,
+    order: np.ndarray | None = None,
+) -> np.ndarray:
     """Rows to touch: the highest ``value`` per ``cost`` first, only where the net value is
     positive, until the (``weight``-weighted) share ``budget_share`` of the rows is reached;
-    the last row taken in part (its share of the weight), so that spends match exactly."""
-    order = np.argsort(-value, kind="stable")
-    cum = np.cumsum(weight[order]) / weight.sum()
-    take = np.clip((budget_share - (cum - weight[order] / weight.sum())) * weight.sum()
-                   / weight[order], 0.0, 1.0)  # fmt: skip
-    take[value[order] <= cost] = 0.0
-    out = np.zeros(len(value))
-    out[order] = take
-    return out
+    the last row taken in part (its share of the weight), so that spends match exactly. Given
+    several shares, one row of shares per share (from one sort: ``order``, if already made)."""
+    order = np.argsort(-value, kind="stable") if order is None else order
+    total, w = weight.sum(), weight[order]
+    before = np.cumsum(w) / total - w / total  # share of the weight ranked above each row
+    shares = np.atleast_1d(np.asarray(budget_share, dtype=float))[:, None]
+    take = np.clip((shares - before) * total / w, 0.0, 1.0)
+    take[:, value[order] <= cost] = 0.0
+    out = np.zeros((len(shares), len(value)))
+    out[:, order] = take
+    return out if np.ndim(budget_share) else out[0]
 
 
 def mean_and_influence(values: np.ndarray, weight: np.ndarray) -> tuple[float, np.ndarray]:
@@ -296,9 +304,10 @@ def gain_curve(scores: Scores, ranking: np.ndarray, gp_score: np.ndarray) -> pd.
     """The cost-aware Qini curve: per share of rows touched (highest ``ranking`` first), the
     mean effect per row on churn and gross profit with 95% intervals, and random targeting's."""
     w, cl = scores.weight, scores.cluster
+    shares = np.linspace(0.0, 1.0, GAIN_POINTS)
+    order = np.argsort(-ranking, kind="stable")
     rows = []
-    for share in np.linspace(0.0, 1.0, GAIN_POINTS):
-        touched = choose(ranking, -np.inf, share, w)
+    for share, touched in zip(shares, choose(ranking, -np.inf, shares, w, order), strict=True):
         row = {"share": share}
         for outcome, score in (("risk", scores.risk), ("gross_profit", gp_score)):
             v, phi = mean_and_influence(touched * score, w)

@@ -115,7 +115,7 @@ class TargetingAnalysis:
         business: Business | None = None,
         budget: Budget | None = None,
         depth: int = RULE_DEPTH,
-        folds: int = 3,
+        folds: int = 2,
         controls_per_treated: float | None = CONTROLS_PER_TREATED,
         seed: int = 0,
     ) -> None:
