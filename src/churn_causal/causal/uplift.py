@@ -446,12 +446,18 @@ def _condition(tree: DecisionTreeRegressor, columns: list[str], leaf: int) -> st
     return ", ".join(parts) or "everyone"
 
 
-def rule_touched(rule: Rule, leaf: np.ndarray, cost: float, share: float) -> np.ndarray:
-    """Each row's share touched by the rule: whole leaves in its order (those whose mean
-    gross profit per touch exceeds its cost), the last one in part, up to ``share`` of the
-    rows in all (the leaves' shares as fitted)."""
+def leaf_shares(rule: Rule, cost: float, share: float) -> pd.Series:
+    """The share of each of the rule's groups it touches: whole groups in its order (those
+    whose mean gross profit per touch exceeds its cost), the last one in part, up to ``share``
+    of the rows in all (the groups' shares as fitted)."""
     left, part = share, {}
-    for k, row in rule.leaves[rule.leaves["gross_profit"] > cost].iterrows():  # a few leaves
-        part[k] = min(1.0, left / row["share"]) if row["share"] > 0 else 0.0
+    for k, row in rule.leaves.iterrows():  # a few leaves
+        worth = row["gross_profit"] > cost and row["share"] > 0
+        part[k] = min(1.0, left / row["share"]) if worth else 0.0
         left -= part[k] * row["share"]
-    return pd.Series(part, dtype=float).reindex(leaf).fillna(0.0).to_numpy()
+    return pd.Series(part, dtype=float)
+
+
+def rule_touched(rule: Rule, leaf: np.ndarray, cost: float, share: float) -> np.ndarray:
+    """Each row's share touched by the rule (``leaf_shares`` of its group)."""
+    return leaf_shares(rule, cost, share).reindex(leaf).fillna(0.0).to_numpy()

@@ -110,14 +110,7 @@ def build_cohort(
     ws = np.array([design.window_days(m)[0] for m in trials])
     we = np.array([design.window_days(m)[1] for m in trials])
 
-    touches = data.touches
-    t_cust = pd.Index(cust["customer_id"]).get_indexer(touches["customer_id"])
-    known = t_cust >= 0  # rows of unknown customers are the validator's business, not ours
-    t_day = _days(touches["date"])[known] - start[t_cust[known]]
-    t_kind = pd.Categorical(touches["touchpoint"], categories=touchpoints).codes[known]
-    t_cust = t_cust[known]
-    after_start = t_day >= 0  # events before the contract (pre-sales) are left out
-    t_cust, t_day, t_kind = t_cust[after_start], t_day[after_start], t_kind[after_start]
+    t_cust, t_day, t_kind = _touch_events(data, cust, start, touchpoints)
 
     # Counts of each touchpoint before each trial's window: bucket, histogram, cumulate.
     bucket = np.searchsorted(ws, t_day, side="right")  # trials whose window starts after it
@@ -196,20 +189,30 @@ def current_rows(data: CSData, touchpoints: list[str] | None = None) -> pd.DataF
     day_now = end - start
     rows = np.flatnonzero((_days(cust["churn_date"]) > end) & (day_now >= 0))
     day = day_now[rows]
-    touches = data.touches
-    t_cust = pd.Index(cust["customer_id"]).get_indexer(touches["customer_id"])
-    known = t_cust >= 0
-    t_cust = t_cust[known]
-    t_day = _days(touches["date"])[known] - start[t_cust]
-    t_kind = pd.Categorical(touches["touchpoint"], categories=touchpoints).codes[known]
-    ok = (t_day >= 0) & (t_kind >= 0)
-    history = _history(t_cust[ok], t_day[ok], t_kind[ok], rows, day, len(touchpoints))
+    events = _touch_events(data, cust, start, touchpoints)
+    history = _history(*events, rows, day, len(touchpoints))
     out = pd.DataFrame({"customer_id": cust["customer_id"].to_numpy()[rows]})
     out = _add_covariates(
         out, cust, HealthIndex.of(data), rows, day, day / MONTH_DAYS, history, touchpoints
     )
     out["mrr"] = cust["mrr"].to_numpy(dtype=float)[rows]
     return out
+
+
+def _touch_events(
+    data: CSData, cust: pd.DataFrame, start: np.ndarray, touchpoints: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each touch as (customer row, tenure day, touchpoint code) for the known customers and
+    ``touchpoints``, from the contract's start on."""
+    touches = data.touches
+    t_cust = pd.Index(cust["customer_id"]).get_indexer(touches["customer_id"])
+    known = t_cust >= 0  # rows of unknown customers are the validator's business, not ours
+    t_day = _days(touches["date"])[known] - start[t_cust[known]]
+    t_kind = pd.Categorical(touches["touchpoint"], categories=touchpoints).codes[known]
+    t_cust = t_cust[known]
+    # events before the contract (pre-sales) are left out, and touchpoints not asked for
+    keep = (t_day >= 0) & (t_kind >= 0)
+    return t_cust[keep], t_day[keep], t_kind[keep]
 
 
 def _history(t_cust, t_day, t_kind, rows, day, kinds: int) -> tuple[np.ndarray, np.ndarray]:

@@ -68,7 +68,7 @@ def grade_rows(analysis: TargetingAnalysis, rows: pd.DataFrame) -> dict[str, flo
     # by the policy and by the oracle; its area over the oracle's
     shares = np.linspace(0.0, 1.0, 21)[1:]
     area = {
-        name: sum(mean(choose(rank, -np.inf, f, w) * gp_true) for f in shares)
+        name: float((choose(rank, -np.inf, shares, w) @ (w * gp_true)).sum() / w.sum())
         for name, rank in (("policy", rows["gp_hat"].to_numpy()), ("oracle", gp_true))
     }
     return {

@@ -50,7 +50,8 @@ def money(x: float | None, currency: str) -> str:
     return f"{currency} {x:,.0f}"
 
 
-def _ci(d: dict[str, float] | None, currency: str | None = None, digits: int = 0) -> str:
+def ci_text(d: dict[str, float] | None, currency: str | None = None, digits: int = 0) -> str:
+    """A 95% interval in words: money in the currency, else numbers with ``digits``."""
     if not d:
         return "-"
     if currency:
@@ -119,13 +120,13 @@ def programme_table(records: dict[str, dict[str, Any]], currency: str) -> pd.Dat
             "revenue kept": money(v["revenue"]["estimate"], currency),
             "gross margin": f"{100 * r['programme']['gross_margin']:.0f}%",
             "gross profit kept": money(v["gross_profit"]["estimate"], currency),
-            "gross profit, 95% CI": _ci(v["gross_profit"], currency),
+            "gross profit, 95% CI": ci_text(v["gross_profit"], currency),
             "cost per event": money(p["cost_per_event"], currency),
             "cost": money(v["cost"]["estimate"], currency) if "cost" in v else "no cost given",
             "net": money(v["net"]["estimate"], currency) if "net" in v else "-",
-            "net, 95% CI": _ci(v.get("net"), currency),
+            "net, 95% CI": ci_text(v.get("net"), currency),
             "ROI": f"{v['roi']['estimate']:.2f}" if "roi" in v else "-",
-            "ROI, 95% CI": _ci(v.get("roi"), digits=2),
+            "ROI, 95% CI": ci_text(v.get("roi"), digits=2),
             "cost per churn prevented": money(v["cost_per_churn_prevented"]["estimate"], currency)
             if "cost_per_churn_prevented" in v
             else "-",
@@ -134,7 +135,7 @@ def programme_table(records: dict[str, dict[str, Any]], currency: str) -> pd.Dat
             col["gross profit kept, longer view"] = money(
                 p["longer_view"]["gross_profit"]["estimate"], currency
             )
-            col["longer view, 95% CI"] = _ci(p["longer_view"]["gross_profit"], currency)
+            col["longer view, 95% CI"] = ci_text(p["longer_view"]["gross_profit"], currency)
         col["gross profit of these customers over the same weeks"] = money(
             p["natural_gross_profit"], currency
         )
@@ -156,10 +157,10 @@ def per_100_touches(records: dict[str, dict[str, Any]], currency: str) -> pd.Dat
             {
                 "touchpoint": tp,
                 "churn prevented": f"{per['churn_prevented']['estimate']:.2f}",
-                "95% CI": _ci(per["churn_prevented"], digits=2),
+                "95% CI": ci_text(per["churn_prevented"], digits=2),
                 "customer-months kept": f"{per['customer_months']['estimate']:.1f}",
                 "gross profit kept": money(per["gross_profit"]["estimate"], currency),
-                "gross profit, 95% CI": _ci(per["gross_profit"], currency),
+                "gross profit, 95% CI": ci_text(per["gross_profit"], currency),
                 "cost": money(per["cost"]["estimate"], currency)
                 if np.isfinite(per["cost"]["estimate"])
                 else "-",
@@ -201,9 +202,9 @@ def programme_tiers(records: dict[str, dict[str, Any]], currency: str) -> pd.Dat
                 value = v["value"]
                 row |= {
                     "gross profit kept": money(value["gross_profit"]["estimate"], currency),
-                    "95% CI": _ci(value["gross_profit"], currency),
+                    "95% CI": ci_text(value["gross_profit"], currency),
                     "net": money(value["net"]["estimate"], currency) if "net" in value else "-",
-                    "net, 95% CI": _ci(value.get("net"), currency),
+                    "net, 95% CI": ci_text(value.get("net"), currency),
                     "gross profit of the tier over the same weeks": money(
                         v["natural_gross_profit"], currency
                     ),
@@ -230,12 +231,12 @@ def one_more_touch(records: dict[str, dict[str, Any]], currency: str) -> pd.Data
             per_100 = m["churn_prevented_per_100"]
             row |= {
                 "churn prevented per 100 touches": f"{per_100['estimate']:.2f}",
-                "95% CI": _ci(m["churn_prevented_per_100"], digits=2),
+                "95% CI": ci_text(m["churn_prevented_per_100"], digits=2),
                 "gross profit per touch": money(m["gross_profit"]["estimate"], currency),
-                "gross profit, 95% CI": _ci(m["gross_profit"], currency),
+                "gross profit, 95% CI": ci_text(m["gross_profit"], currency),
                 "cost per touch": money(m["cost"]["estimate"], currency) if "cost" in m else "-",
                 "net per touch": money(m["net"]["estimate"], currency) if "net" in m else "-",
-                "net, 95% CI": _ci(m.get("net"), currency),
+                "net, 95% CI": ci_text(m.get("net"), currency),
             }
         else:
             row["churn prevented per 100 touches"] = "cannot be told from this data"
@@ -261,14 +262,14 @@ def whatif_table(records: dict[str, dict[str, Any]], currency: str) -> pd.DataFr
             c = g["change"]
             row |= {
                 "churn (customers)": f"{c['churned']['estimate']:+,.0f}",
-                "churn, 95% CI": _ci(c["churned"]),
+                "churn, 95% CI": ci_text(c["churned"]),
                 "customer-months": f"{c['customer_months']['estimate']:+,.0f}",
                 "touches": f"{c['events']['estimate']:+,.0f}",
                 "gross profit": money(c["gross_profit"]["estimate"], currency),
-                "gross profit, 95% CI": _ci(c["gross_profit"], currency),
+                "gross profit, 95% CI": ci_text(c["gross_profit"], currency),
                 "cost": money(c["cost"]["estimate"], currency) if "cost" in c else "no cost given",
                 "net": money(c["net"]["estimate"], currency) if "net" in c else "-",
-                "net, 95% CI": _ci(c.get("net"), currency),
+                "net, 95% CI": ci_text(c.get("net"), currency),
                 "gross profit of the segment over the same weeks": money(
                     g["natural_gross_profit"], currency
                 ),
@@ -346,20 +347,20 @@ def _money_sentence(record: dict[str, Any], currency: str) -> str:
         text = (
             f" Its programme {period}, against {against}, kept about {customers} and "
             f"{money(gp['estimate'], currency)} of gross profit over that year and the next "
-            f"(95% CI {_ci(gp, currency)})"
+            f"(95% CI {ci_text(gp, currency)})"
         )
     else:
         text = (
             f" What its programme {period}, against {against}, kept in gross profit over that "
             f"year and the next cannot be told from zero: {money(gp['estimate'], currency)} "
-            f"(95% CI {_ci(gp, currency)})"
+            f"(95% CI {ci_text(gp, currency)})"
         )
     if "net" in v:
         net = v["net"]
         verdict = "" if net["excludes_zero"] else "; that net value cannot be told from zero"
         text += (
             f", for a cost of {money(v['cost']['estimate'], currency)}: net "
-            f"{money(net['estimate'], currency)} (95% CI {_ci(net, currency)}){verdict}."
+            f"{money(net['estimate'], currency)} (95% CI {ci_text(net, currency)}){verdict}."
         )
     else:
         text += "; no cost was given for it."

@@ -131,9 +131,14 @@ def forest_plot(
     ax.set_yticks(y, [r[0] for r in rows])
     default = "effect on churn by the horizon, percentage points" if percent else "effect"
     ax.set_xlabel(xlabel or default)
-    if not percent:  # amounts: thousands separated, as in the tables
-        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    if not percent:
+        thousands(ax.xaxis)
     return ax
+
+
+def thousands(axis) -> None:
+    """An axis of amounts with thousands separated, as in the tables."""
+    axis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
 
 def write_figures(result: dict[str, Any], folder: str | Path) -> list[Path]:

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 from churn_causal.design.trials import MONTH_DAYS, PERIOD_DAYS
-from churn_causal.report.executive import money
+from churn_causal.report.executive import ci_text, money
+from churn_causal.report.plots import thousands
+from churn_causal.report.whatif import negated
 
 ARMS = {
     "policy": "the policy (ranked by net value per cost)",
@@ -23,10 +25,6 @@ ARMS = {
     "current": "current practice, same spend",
     "random": "random customers, same spend",
 }
-
-
-def _ci(d: dict[str, float], fmt) -> str:
-    return f"{fmt(d['ci_low'])} to {fmt(d['ci_high'])}"
 
 
 def value_table(t: dict[str, Any], currency: str) -> pd.DataFrame:
@@ -39,11 +37,9 @@ def value_table(t: dict[str, Any], currency: str) -> pd.DataFrame:
         return {
             "": name,
             f"churn prevented a {period} (customers)": f"{-risk['estimate']:,.1f}",
-            "95% CI": _ci(
-                {"ci_low": -risk["ci_high"], "ci_high": -risk["ci_low"]}, lambda v: f"{v:,.1f}"
-            ),
+            "95% CI": ci_text(negated(risk), digits=1),
             f"gross profit kept a {period}": money(gp["estimate"], currency),
-            "95% CI ": _ci(gp, lambda v: money(v, currency)),
+            "95% CI ": ci_text(gp, currency),
         }
 
     pol = t["policy"]
@@ -59,12 +55,9 @@ def value_table(t: dict[str, Any], currency: str) -> pd.DataFrame:
 def rule_table(t: dict[str, Any], currency: str) -> pd.DataFrame:
     """The rule's groups in the order to touch them: who they are, their share of the
     customer-periods, the predicted effect of a touch and whether the budget reaches them."""
-    cost = t["cost_per_touch"]
-    left, rows = t["share"], []
+    rows = []
     for leaf in t["rule_leaves"]:
-        worth = leaf["gross_profit"] > cost
-        reached = min(1.0, left / leaf["share"]) if worth and leaf["share"] > 0 else 0.0
-        left -= reached * leaf["share"]
+        reached = leaf["touched"]
         rows.append(
             {
                 "group": leaf["condition"],
@@ -116,10 +109,10 @@ def summary_rows(records: dict[str, dict[str, Any]], currency: str) -> pd.DataFr
                 "gross profit kept a month (policy)": money(
                     month * gp["policy"]["estimate"], currency
                 ),
-                "95% CI": _ci(_scaled(gp["policy"], month), lambda v: money(v, currency)),
+                "95% CI": ci_text(_scaled(gp["policy"], month), currency),
                 "today's practice, same spend": money(month * gp["current"]["estimate"], currency),
                 "gain over today's practice": money(month * gain["estimate"], currency),
-                "gain, 95% CI": _ci(_scaled(gain, month), lambda v: money(v, currency)),
+                "gain, 95% CI": ci_text(_scaled(gain, month), currency),
                 "churn prevented a month (policy)": f"{-month * risk['policy']['estimate']:,.1f}",
                 "touch first": first["condition"] if first else "nobody: no group pays its cost",
             }
@@ -142,8 +135,8 @@ def gain_plot(t: dict[str, Any], currency: str, ax: plt.Axes | None = None) -> p
                   else f"touches a {t['period']}")  # fmt: skip
     ax.set_ylabel(f"gross profit kept, {currency}")
     ax.set_title("Gross profit kept against what is spent (95% band)")
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    thousands(ax.xaxis)
+    thousands(ax.yaxis)
     ax.legend(loc="upper left")
     return ax
 

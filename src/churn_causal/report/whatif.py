@@ -81,7 +81,7 @@ def _ci(d: dict[str, float] | None, fmt: str = "{:,.0f}") -> str:
     return f"{fmt.format(d['estimate'])} ({fmt.format(d['ci_low'])} to {fmt.format(d['ci_high'])})"
 
 
-def _negative(d: dict[str, float]) -> dict[str, float]:
+def negated(d: dict[str, float]) -> dict[str, float]:
     """An interval of minus the quantity (churn prevented as a change in churn)."""
     return {"estimate": -d["estimate"], "ci_low": -d["ci_high"], "ci_high": -d["ci_low"]}
 
@@ -100,7 +100,7 @@ def whatif_table(results: dict[str, dict[str, Any]], currency: str) -> pd.DataFr
         if p["reliable"]:
             v = p["value"]
             row |= {
-                "churn (customers)": _ci(_negative(v["churn_prevented"])),
+                "churn (customers)": _ci(negated(v["churn_prevented"])),
                 "customer-months": _ci(v["customer_months"]),
                 f"gross profit ({currency})": _ci(v["gross_profit"]),
                 f"cost ({currency})": _ci(v.get("cost")),

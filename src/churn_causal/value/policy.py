@@ -33,6 +33,7 @@ from churn_causal.causal.uplift import (
     fit_rule,
     gain_curve,
     gross_profit_per_touch,
+    leaf_shares,
     policy_value,
     rule_touched,
 )
@@ -268,7 +269,11 @@ class TargetingAnalysis:
             "current_share": current,
             "policy": {k: per_period(v) for k, v in value.outcomes.items()},
             "rule": {k: per_period(v) for k, v in rule_value.outcomes.items()},
-            "rule_leaves": self.rule_.leaves.reset_index(drop=True).to_dict(orient="records"),
+            "rule_leaves": self.rule_.leaves.assign(
+                touched=leaf_shares(self.rule_, self.cost_, share)
+            )
+            .reset_index(drop=True)
+            .to_dict(orient="records"),
             "rule_depth": self.depth,
             "gain": gain.to_dict(orient="list"),
             "calibration": calibration(s).to_dict(orient="list"),
