@@ -177,3 +177,52 @@ def test_cluster_standard_errors_do_not_depend_on_how_clusters_are_named():
     names = np.array([f"C{c:05d}" for c in rng.permutation(300)])[codes]
     assert cluster_se(phi, codes) == pytest.approx(cluster_se(phi, names), rel=1e-12)
     assert cluster_se(phi, codes + 10**9) == pytest.approx(cluster_se(phi, codes), rel=1e-12)
+
+
+def test_nuisances_are_cross_fitted_a_rows_outcome_never_predicts_itself():
+    """Changing the treatments and outcomes of one fold's rows leaves that fold's propensities
+    and outcome predictions unchanged (they come from the other fold's models), and moves the
+    other fold's."""
+    from churn_causal.causal.uplift import Nuisances
+
+    rng = np.random.default_rng(5)
+    n = 4_000
+    x = rng.normal(size=(n, 3)).astype(np.float32)
+    t = rng.random(n) < 1 / (1 + np.exp(-x[:, 0]))
+    y = (rng.random(n) < 0.3 + 0.2 * t).astype(float)
+    w = np.ones(n)
+    fold = np.arange(n) % 2
+    nuisance = Nuisances(20, 0, np.zeros(3, bool))
+    p, m = nuisance.propensity(x, t, w, fold), nuisance.outcomes(x, t, y, w, fold, True)
+    t2, y2 = t.copy(), y.copy()
+    t2[fold == 0], y2[fold == 0] = ~t[fold == 0], 1 - y[fold == 0]
+    p2, m2 = nuisance.propensity(x, t2, w, fold), nuisance.outcomes(x, t2, y2, w, fold, True)
+    own = fold == 0
+    assert np.array_equal(p[own], p2[own]) and np.array_equal(m[True][own], m2[True][own])
+    assert not np.allclose(p[~own], p2[~own]) and not np.allclose(m[False][~own], m2[False][~own])
+
+
+def test_features_put_rows_encoded_later_in_the_bins_fitted():
+    """Numbers become quantile-bin codes fixed when fitting: order is kept, a value beyond the
+    fitted range falls in an end bin, missing stays missing, an unseen category is missing."""
+    from churn_causal.causal.uplift import Features
+
+    fitted = pd.DataFrame({"a": np.arange(1000.0), "tier": ["SMB", "Middle"] * 500})
+    f = Features.of(fitted, ["a", "tier"])
+    later = pd.DataFrame({"a": [-5.0, 10.0, 500.0, 2000.0, np.nan], "tier": ["SMB"] * 4 + ["X"]})
+    m = f.matrix(later)
+    assert np.all(np.diff(m[:4, 0]) >= 0) and m[0, 0] == 0 and m[3, 0] == len(f.edges["a"])
+    assert len(f.edges["a"]) <= 255 and np.isnan(m[4, 0]) and np.isnan(m[4, 1])
+
+
+def test_large_nuisance_fits_keep_the_rare_rows_and_the_weight(monkeypatch):
+    """Beyond the row cap a nuisance model is fitted on every treated row and a random share of
+    the others, weighted up: the total weight stays that of all rows (within sampling error)."""
+    import churn_causal.causal.uplift as uplift
+
+    monkeypatch.setattr(uplift, "NUISANCE_ROWS", 2_000)
+    n = 20_000
+    keep = np.arange(n) % 20 == 0
+    rows, w = uplift.Nuisances(10, 1, np.zeros(1, bool))._capped(np.ones(n, bool), np.ones(n), keep)
+    assert rows[keep].all() and 1_800 < rows.sum() < 2_200
+    assert abs(w[rows].sum() - n) < 4 * np.sqrt(n * (n / 1_000))

@@ -2,20 +2,21 @@
 that spends a budget where the touch prevents the most churn.
 
 **The learner** (a DR-learner, Kennedy 2023). On the target-trial cohort, with the product
-estimator's covariates, sampling weights and spline propensity p, and per arm an outcome model
-m_a (logistic for churn by the horizon, linear for days retained up to it), each row gets the
-doubly robust score of its effect
+estimator's covariates and the days to the next renewal, its sampling weights, a propensity p
+and per arm an outcome model m_a (of churn by the horizon, and of days retained up to it), each
+row gets the doubly robust score of its effect
 
     psi = m_1 - m_0 + t c (y - m_1) / p - (1 - t) c (y - m_0) / (1 - p)
 
 (c: the censoring weight of the product's doubly robust estimate, 0 where the status at the
 horizon is unknown; p clipped to [0.01, 0.99]). Its mean over any group of rows is a doubly
 robust estimate of the group's mean effect; regressing it on the covariates learns the
-conditional effect. The regression is a gradient-boosted tree ensemble (scikit-learn's
-histogram GBM, shallow trees, large leaves: the scores are noisy), **cross-fitted**: customers
-are split into folds and each fold's effects come from the model fitted on the others, so a
-row's predicted effect never saw its own outcome. The parametric nuisances (propensity, outcome
-models) are fitted once on all rows, as the product's estimator does.
+conditional effect. Every model is **cross-fitted**: customers are split into folds, and a
+row's propensity, outcome predictions and predicted effect come from models fitted on the other
+folds, so none of them saw its own outcome. The nuisances are gradient-boosted trees
+(scikit-learn's histogram GBM): main-effects logits left the scores of whole tiers biased where
+uptake follows falling health (docs/methods.md). The effect regression is the same kind of
+model with shallow trees and large leaves, because the scores are noisy.
 
 **Money per touch**: gross profit kept = the change in days retained / (365.25 / 12) x the
 customer's MRR x the gross margin; net = that minus the touch's cost.
@@ -35,45 +36,61 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.linear_model import LinearRegression
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.tree import DecisionTreeRegressor
 
 from churn_causal.causal.estimate import cluster_se
-from churn_causal.causal.logit import Logit
-from churn_causal.causal.propensity import fit_logit, spline_design
 from churn_causal.design.trials import MONTH_DAYS
 
 CLIP = 0.01  # propensities are clipped to [CLIP, 1 - CLIP] in the scores
+BINS = 255  # quantile bins per number, as the trees' own
+NUISANCE_DEPTH = 4  # the nuisance models' trees
+NUISANCE_LEAF = 100  # rows at least in a nuisance tree's leaf
+NUISANCE_RATE = 0.15  # the nuisance models' learning rate
+NUISANCE_ROWS = 400_000  # rows at most a nuisance model is fitted on (Nuisances._capped)
 GAIN_POINTS = 21  # the gain curve at shares 0, 5%, ..., 100% of the rows touched
 
 
 @dataclass
 class Features:
-    """The effect model's inputs: numbers as they are (missing allowed), categories as codes
-    of the levels seen when fitting (an unseen level is missing)."""
+    """The models' inputs: each number as its quantile bin (the trees bin them so anyway; a
+    bin's upper edges are fixed when fitting, so that rows encoded later fall in the same
+    bins, and binning once spares the weighted fits their slow weighted quantiles), missing
+    kept; categories as codes of the levels seen when fitting (an unseen level is missing)."""
 
-    numeric: list[str]
+    edges: dict[str, np.ndarray]
     categories: dict[str, list[str]]
 
     @classmethod
     def of(cls, table: pd.DataFrame, covariates: list[str]) -> Features:
         numeric = [c for c in covariates if pd.api.types.is_numeric_dtype(table[c])]
         return cls(
-            numeric,
+            {c: _edges(table[c].to_numpy(dtype=float)) for c in numeric},
             {c: sorted(table[c].astype(str).unique()) for c in covariates if c not in numeric},
         )
 
     @property
     def categorical_mask(self) -> np.ndarray:
-        return np.r_[np.zeros(len(self.numeric), bool), np.ones(len(self.categories), bool)]
+        return np.r_[np.zeros(len(self.edges), bool), np.ones(len(self.categories), bool)]
 
     def matrix(self, table: pd.DataFrame) -> np.ndarray:
-        parts = [table[self.numeric].to_numpy(dtype=np.float32)]
-        for c, levels in self.categories.items():
+        out = np.empty((len(table), len(self.edges) + len(self.categories)), dtype=np.float32)
+        for j, (c, edges) in enumerate(self.edges.items()):
+            v = table[c].to_numpy(dtype=float)
+            out[:, j] = np.where(np.isnan(v), np.nan, np.searchsorted(edges, v, side="left"))
+        for j, (c, levels) in enumerate(self.categories.items(), start=len(self.edges)):
             codes = pd.Categorical(table[c].astype(str), categories=levels).codes
-            parts.append(np.where(codes >= 0, codes, np.nan).astype(np.float32)[:, None])
-        return np.hstack(parts)
+            out[:, j] = np.where(codes >= 0, codes, np.nan)
+        return out
+
+
+def _edges(values: np.ndarray, bins: int = BINS) -> np.ndarray:
+    """Upper edges of at most ``bins`` quantile bins of the known values (every distinct
+    value its own bin where there are few)."""
+    known = np.unique(values[~np.isnan(values)])
+    if len(known) <= bins:
+        return known
+    return np.unique(np.quantile(values[~np.isnan(values)], np.linspace(0, 1, bins + 1)[1:]))
 
 
 @dataclass
@@ -104,29 +121,32 @@ class UpliftLearner:
         max_depth: int = 3,
         min_leaf_share: float = 0.02,
         learning_rate: float = 0.08,
+        nuisance_iter: int = 60,
         seed: int = 0,
     ) -> None:
         self.folds, self.max_iter, self.max_depth = folds, max_iter, max_depth
+        self.nuisance_iter = nuisance_iter
         self.min_leaf_share, self.learning_rate, self.seed = min_leaf_share, learning_rate, seed
 
     def fit(
         self, data: Any, horizon: int, features: Features, table: pd.DataFrame
     ) -> UpliftLearner:
-        """``data``: a prepared cohort's encoded inputs (``EffectEstimator.prepare(...).data``,
-        with the event by the horizon and its censoring weights), for the nuisances; the
-        effect is learned on ``features`` of ``table`` (the prepared rows), so that rows
-        encoded later (customers now) are read the same way."""
+        """``data``: a prepared cohort's encoded inputs (``EffectEstimator.prepare(...).data``:
+        treatment, sampling weights, customers, the event by the horizon with its censoring
+        weights, durations); ``features`` of ``table`` (the prepared rows) are the inputs of
+        every model, so that rows encoded later (customers now) are read the same way."""
         t, b = data.t, data.base
         y, c = data.by_horizon
-        p = 1.0 / (1.0 + np.exp(-fit_logit(spline_design(data.x, data.n_numeric), t, b)))
-        p = np.clip(p, CLIP, 1.0 - CLIP)
-        days = np.minimum(data.duration, horizon)
-        risk, risk_att, risk_plugin = _dr_scores(data.x, t, y, c, b, p, binary=True)
-        retained, days_att, days_plugin = _dr_scores(data.x, t, days, c, b, p, binary=False)
-        self.plugin_ = {"risk": risk_plugin, "days": days_plugin}
-        fold = _folds(data.cluster, self.folds, self.seed)
-        self.features_ = features
         x = features.matrix(table)
+        self.features_ = features
+        fold = _folds(data.cluster, self.folds, self.seed)
+        nuisance = Nuisances(self.nuisance_iter, self.seed, features.categorical_mask)
+        p = nuisance.propensity(x, t, b, fold)
+        days = np.minimum(data.duration, horizon).astype(float)
+        risk, risk_att = _dr_scores(nuisance.outcomes(x, t, y, c * b, fold, True), t, y, c, b, p)
+        retained, days_att = _dr_scores(
+            nuisance.outcomes(x, t, days, c * b, fold, False), t, days, c, b, p
+        )
         self.models_: dict[str, list] = {"risk": [], "days": []}
         self.blp_: dict[str, dict[str, float]] = {}
         hats = {}
@@ -177,29 +197,82 @@ class UpliftLearner:
         return b["mean_score"] + max(b["slope"], 0.0) * (hat - b["mean_hat"])
 
 
-def _dr_scores(x, t, y, c, b, p, binary: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each row's doubly robust score of its effect (see the module's docstring), its score
-    of the effect among the treated (whose weighted mean is the ATT), and the outcome models'
-    difference."""
-    known = c > 0
-    y0 = np.where(known, y, 0.0)
-    m = {}
-    for arm in (True, False):
-        part = known & (t == arm)
-        if binary and len(np.unique(y0[part])) == 2:
-            model = Logit(C=1e4).fit(x[part], y0[part].astype(int), sample_weight=(c * b)[part])
-            m[arm] = model.predict_proba(x)[:, 1]
-        elif binary:
-            m[arm] = np.full(len(t), float(y0[part][0]) if part.any() else 0.0)
-        else:
-            model = LinearRegression().fit(x[part], y0[part], sample_weight=(c * b)[part])
-            m[arm] = model.predict(x)
+class Nuisances:
+    """Cross-fitted gradient-boosted nuisance models: every row's propensity and outcome
+    predictions come from models fitted on the other folds' customers (Chernozhukov et al.
+    2018), so that the doubly robust scores do not reuse a row's own outcome. Flexible
+    models, because uptake and churn interact with tier, phase and the renewal date in ways
+    a main-effects logit misses, and that misfit biases per-group effects (docs/methods.md)."""
+
+    def __init__(self, max_iter: int, seed: int, categorical: np.ndarray) -> None:
+        self.max_iter, self.seed, self.categorical = max_iter, seed, categorical
+        self._rng = np.random.default_rng(seed)
+
+    def _capped(self, part: np.ndarray, w: np.ndarray, keep: np.ndarray):
+        """The rows of ``part`` a model is fitted on, with their weights: all of them up to
+        ``NUISANCE_ROWS``; beyond it, every row of ``keep`` (the rare treated) and a random
+        share of the others, weighted up by its inverse. The scores are still every row's;
+        only the nuisance fits, whose precision gains little beyond that size, are spared."""
+        n_keep = int((part & keep).sum())
+        others = int(part.sum()) - n_keep
+        if n_keep + others <= NUISANCE_ROWS:
+            return part, w
+        q = max(NUISANCE_ROWS - n_keep, 1) / others
+        drawn = self._rng.random(len(part)) < q
+        return part & (keep | drawn), np.where(keep, w, w / q)
+
+    def _fit(self, model, x, y, w):
+        return model(
+            max_iter=self.max_iter,
+            max_depth=NUISANCE_DEPTH,
+            learning_rate=NUISANCE_RATE,
+            min_samples_leaf=NUISANCE_LEAF,
+            categorical_features=self.categorical,
+            early_stopping=False,
+            random_state=self.seed,
+        ).fit(x, y, sample_weight=w)
+
+    def propensity(self, x, t, b, fold) -> np.ndarray:
+        """P(treated | x), clipped to [CLIP, 1 - CLIP]."""
+        p = np.empty(len(t))
+        for k in np.unique(fold):
+            out = fold == k
+            rows, w = self._capped(~out, b, t)
+            p[out] = self._fit(HistGradientBoostingClassifier, x[rows], t[rows], w[rows]) \
+                .predict_proba(x[out])[:, 1]  # fmt: skip
+        return np.clip(p, CLIP, 1.0 - CLIP)
+
+    def outcomes(self, x, t, y, w, fold, binary: bool) -> dict[bool, np.ndarray]:
+        """Per arm, the outcome's expectation given x (rows of weight 0, e.g. censored before
+        the horizon, are left out of the fits)."""
+        m = {arm: np.empty(len(t)) for arm in (True, False)}
+        for k in np.unique(fold):
+            out = fold == k
+            for arm in (True, False):
+                part, v = self._capped(~out & (t == arm) & (w > 0), w, np.zeros(len(t), bool))
+                m[arm][out] = self._predict(x[part], y[part], v[part], x[out], binary)
+        return m
+
+    def _predict(self, x, y, w, new, binary: bool) -> np.ndarray:
+        if len(np.unique(y)) < 2 or len(y) < 2 * NUISANCE_LEAF:  # nothing to learn
+            return np.full(len(new), float(np.average(y, weights=w)) if w.sum() > 0 else 0.0)
+        if binary:
+            return self._fit(HistGradientBoostingClassifier, x, y.astype(int), w) \
+                .predict_proba(new)[:, 1]  # fmt: skip
+        return self._fit(HistGradientBoostingRegressor, x, y, w).predict(new)
+
+
+def _dr_scores(m, t, y, c, b, p) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's doubly robust score of its effect (see the module's docstring) from the
+    arms' outcome predictions ``m``, and its score of the effect among the treated (whose
+    weighted mean is the ATT)."""
+    y0 = np.where(c > 0, y, 0.0)
     ate = m[True] - m[False] + t * c * (y0 - m[True]) / p - (~t) * c * (y0 - m[False]) / (1 - p)
     # among the treated: the untreated weighted by the odds, no division by a small p
     att = (t * c * (y0 - m[False]) - (~t) * p / (1 - p) * c * (y0 - m[False])) / np.average(
         t, weights=b
     )
-    return ate, att, m[True] - m[False]
+    return ate, att
 
 
 def _blp(score, hat, weight, cluster) -> dict[str, float]:

@@ -6,6 +6,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from churn_causal.parallel import threads
 from churn_causal.progress import advance, progress, quiet
@@ -32,6 +33,9 @@ def over_seeds(fn, replications: int, first_seed: int, args: tuple, workers: int
 
 
 def _worker(n_threads: int) -> None:
-    """A replicate process: quiet, on its share of the cores."""
-    os.environ["CHURN_CAUSAL_THREADS"] = str(n_threads)
+    """A replicate process: quiet, on its share of the cores, OpenMP's (the gradient-boosted
+    trees') included: processes whose threads outnumber the cores wait on each other."""
+    for name in ("CHURN_CAUSAL_THREADS", "OMP_NUM_THREADS"):
+        os.environ[name] = str(n_threads)
+    threadpool_limits(n_threads, user_api="openmp")  # runtimes already loaded before the fork
     quiet()
