@@ -87,10 +87,11 @@ class Features:
 def _edges(values: np.ndarray, bins: int = BINS) -> np.ndarray:
     """Upper edges of at most ``bins`` quantile bins of the known values (every distinct
     value its own bin where there are few)."""
-    known = np.unique(values[~np.isnan(values)])
-    if len(known) <= bins:
-        return known
-    return np.unique(np.quantile(values[~np.isnan(values)], np.linspace(0, 1, bins + 1)[1:]))
+    known = values[~np.isnan(values)]
+    distinct = np.unique(known)
+    if len(distinct) <= bins:
+        return distinct
+    return np.unique(np.quantile(known, np.linspace(0, 1, bins + 1)[1:]))
 
 
 @dataclass
@@ -208,11 +209,13 @@ class Nuisances:
         self.max_iter, self.seed, self.categorical = max_iter, seed, categorical
         self._rng = np.random.default_rng(seed)
 
-    def _capped(self, part: np.ndarray, w: np.ndarray, keep: np.ndarray):
+    def _capped(self, part: np.ndarray, w: np.ndarray, keep: np.ndarray | None = None):
         """The rows of ``part`` a model is fitted on, with their weights: all of them up to
-        ``NUISANCE_ROWS``; beyond it, every row of ``keep`` (the rare treated) and a random
-        share of the others, weighted up by its inverse. The scores are still every row's;
-        only the nuisance fits, whose precision gains little beyond that size, are spared."""
+        ``NUISANCE_ROWS``; beyond it, every row of ``keep`` (the rare treated, if given) and a
+        random share of the others, weighted up by its inverse. The scores are still every
+        row's; only the nuisance fits, whose precision gains little beyond that size, are
+        spared."""
+        keep = np.zeros(len(part), bool) if keep is None else keep
         n_keep = int((part & keep).sum())
         others = int(part.sum()) - n_keep
         if n_keep + others <= NUISANCE_ROWS:
@@ -249,7 +252,7 @@ class Nuisances:
         for k in np.unique(fold):
             out = fold == k
             for arm in (True, False):
-                part, v = self._capped(~out & (t == arm) & (w > 0), w, np.zeros(len(t), bool))
+                part, v = self._capped(~out & (t == arm) & (w > 0), w)
                 m[arm][out] = self._predict(x[part], y[part], v[part], x[out], binary)
         return m
 
