@@ -4,10 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := data/demo
+DEMO_JA := data/demo-ja
+# The Japanese demo's customers pay in yen: 1,800 yen a seat and month (12 in the English one).
+YEN_PER_SEAT ?= 1800
 DEMO_CUSTOMERS ?= 20000
 DEMO_SEED ?= 1
 
-.PHONY: setup report test lint lab bench clean browser
+.PHONY: setup report report-ja test lint lab bench clean browser
 
 setup: $(STAMP)
 
@@ -25,17 +28,29 @@ $(DEMO)/truth.json: $(STAMP) $(wildcard src/churn_causal/sim/*.py) src/churn_cau
 report: $(DEMO)/truth.json
 	$(BIN)/churn-causal report --config notebooks/demo.yaml
 
+# The same demo in Japanese, money in yen (README, "Reports in Japanese").
+$(DEMO_JA)/truth.json: $(STAMP) $(wildcard src/churn_causal/sim/*.py) src/churn_causal/sim/simulator.yaml notebooks/demo-ja.yaml
+	$(BIN)/churn-causal simulate --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED) --out $(DEMO_JA) \
+	  --scenarios notebooks/demo-ja.yaml --set population.price_per_seat=$(YEN_PER_SEAT)
+
+report-ja: $(DEMO_JA)/truth.json
+	$(BIN)/churn-causal report --config notebooks/demo-ja.yaml
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/lint-imports
 
-# The report tests open the HTML in Debian's chromium (network features off).
+# The report tests open the HTML in Debian's chromium (network features off), Japanese pages
+# with Debian's Noto CJK fonts.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@command -v chromium >/dev/null || { \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@[ -n "$$(fc-list :lang=ja family)" ] || { \
+	  echo "installing Debian's fonts-noto-cjk for the Japanese pages"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 
 test: lint browser
 	$(BIN)/python -m pytest
@@ -51,5 +66,5 @@ bench: $(STAMP)
 	$(BIN)/churn-causal validate-targeting --replications 10 --customers 20000
 
 clean:
-	rm -rf $(VENV) $(DEMO) reports/[0-9]* reports/latest reports/.staging-* reports/history.duckdb \
+	rm -rf $(VENV) $(DEMO) $(DEMO_JA) reports/ja reports/[0-9]* reports/latest reports/.staging-* reports/history.duckdb \
 	  tests/artifacts

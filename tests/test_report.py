@@ -17,6 +17,7 @@ import nbformat
 import pandas as pd
 import pytest
 import yaml
+from conftest import ARTIFACTS
 
 from churn_causal.cli import main
 from churn_causal.data.load import TRACE_ENV
@@ -309,7 +310,7 @@ def test_html_is_self_contained_and_readable(run):
     page = (out / "r1" / "touchpoint-seminar.html").read_text()
     assert "percentage points" in page and "seminar" in page
     quality = (out / "r1" / "data-quality.html").read_text()
-    assert "before_start" in quality  # the validation warning is shown
+    assert "dates lie before the customer" in quality  # the validation warning is shown
 
 
 def test_an_existing_run_is_never_overwritten(run, small_dir, capsys):
@@ -351,34 +352,6 @@ def test_an_interrupted_run_publishes_nothing_and_keeps_the_last_report(run, sma
     # The notebook processes were stopped with the run.
     left = subprocess.run(["pgrep", "-f", str(staging)], capture_output=True, text=True)
     assert left.stdout.strip() == ""
-
-
-ARTIFACTS = Path(__file__).parent / "artifacts"  # screenshots, kept for people to look at
-# Network features off: no background requests, no component updates, no QUIC.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail(
-            "Debian's chromium is missing: `make test` installs it (apt-get install chromium)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.parametrize("page_name", ["index.html", "executive-summary.html"])

@@ -15,6 +15,7 @@ from pathlib import Path
 from churn_causal.data.problems import DataError
 from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.trials import PERIOD_DAYS, TrialDesign, resolve_design
+from churn_causal.i18n import LANGUAGES
 from churn_causal.parallel import threads
 from churn_causal.progress import show
 
@@ -181,7 +182,7 @@ def _report(args: argparse.Namespace) -> int:
     for option, attr in (("out", "out_dir"), ("history", "history")):
         if getattr(args, option):
             setattr(cfg, attr, Path(getattr(args, option)))
-    for option in ("seed", "n_boot", "workers"):
+    for option in ("seed", "n_boot", "workers", "language"):
         if getattr(args, option) is not None:
             setattr(cfg, option, getattr(args, option))
     try:
@@ -702,6 +703,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="default: analysis.seed, or 0")
     r.add_argument("--n-boot", type=int, help="bootstrap replicates (default 200)")
     r.add_argument("--workers", type=int, help="notebooks at once (default: one per core)")
+    r.add_argument(
+        "--language", choices=LANGUAGES, help="of every page (default: output.language, or en)"
+    )
     r.add_argument("--run-id", help="default: the UTC time")
     _matching_options(r)
     _sampling_option(r, None)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churn_causal import i18n
 from churn_causal.causal.cohort import cohort_estimator
 from churn_causal.causal.estimate import EffectEstimator, Prepared
 from churn_causal.causal.msm import IncrementalTouchEffect
@@ -167,11 +168,7 @@ def lag_effects(
     tail = slice(peak, len(lags))
     excludes_zero = lo[peak] > 0 or hi[peak] < 0
     if not excludes_zero or len(lags) - peak < 3:
-        why = (
-            "the effect on health is not clearly different from zero at any lag"
-            if not excludes_zero
-            else "the effect peaks too late to see it decay"
-        )
+        why = i18n.t("dynamics.not_clear") if not excludes_zero else i18n.t("dynamics.too_late")
         return LagEffects(table, {"estimable": False, "reason": why})
     shift = lags[tail] - lags[peak]
     amp, h = fit_half_life(shift, diff[None, tail], se[tail])

@@ -11,6 +11,8 @@ import itertools
 import math
 from typing import Any
 
+from churn_causal import i18n
+
 SMD_OK, SMD_BAD = 0.1, 0.25
 MIN_SUPPORT, MIN_MATCHED = 0.9, 0.9
 MIN_ESS, MAX_WEIGHT = 100, 50.0
@@ -69,44 +71,44 @@ def verdict(result: dict[str, Any]) -> dict[str, Any]:
     mild: list[str] = []
     good: list[str] = []
     if method == "naive":
-        bad.append("treated and untreated customers do not overlap: no adjusted estimate")
+        bad.append(i18n.t("verdict.no_overlap"))
     smd = d.get(f"{method}_max_abs_smd")
     if smd is not None:
-        text = f"largest covariate imbalance after adjustment |SMD| {smd:.2f}"
+        text = i18n.t("verdict.smd", smd=f"{smd:.2f}")
         (bad if smd >= SMD_BAD else mild if smd >= SMD_OK else good).append(text)
     support = d["overlap"]["share_treated_in_common_support"]
     if support < MIN_SUPPORT:
-        mild.append(f"only {100 * support:.0f}% of the treated have comparable untreated rows")
+        mild.append(i18n.t("verdict.support", share=f"{100 * support:.0f}"))
     if method == "match" and d.get("matched_fraction", 1) < MIN_MATCHED:
-        mild.append(f"{100 * (1 - d['matched_fraction']):.0f}% of the treated found no match")
+        mild.append(i18n.t("verdict.unmatched", share=f"{100 * (1 - d['matched_fraction']):.0f}"))
     if method == "iptw":
         if d["ess"]["control"] < MIN_ESS:
-            mild.append(f"effective sample size of the controls is only {d['ess']['control']:.0f}")
+            mild.append(i18n.t("verdict.ess", ess=f"{d['ess']['control']:.0f}"))
         if d["max_weight"] > MAX_WEIGHT:
-            mild.append(f"extreme weights (largest {d['max_weight']:.0f})")
+            mild.append(i18n.t("verdict.weights", largest=f"{d['max_weight']:.0f}"))
     adjusted = [m for m in ("match", "iptw", "dr") if m in methods]
     for a, b in itertools.combinations(adjusted, 2):
         ea, eb = methods[a][primary_scale(methods[a])], methods[b][primary_scale(methods[b])]
         if abs(ea["estimate"] - eb["estimate"]) > 1.96 * math.hypot(ea["se"], eb["se"]):
-            mild.append(f"{a} and {b} disagree beyond their uncertainty")
+            mild.append(
+                i18n.t("verdict.disagree", a=i18n.t(f"method.{a}"), b=i18n.t(f"method.{b}"))
+            )
     ev = result.get("e_value")
     if ev and ev["ci_limit"] > 1:
-        text = (
-            f"an unmeasured confounder would need a risk ratio of {ev['ci_limit']:.2f} with "
-            f"both uptake and {result.get('outcome_label') or 'the outcome'} to make the "
-            "effect uncertain"
-        )
+        label = result.get("outcome_label")
+        outcome = i18n.name(label) if label else i18n.t("plots.the_outcome")
+        text = i18n.t("verdict.e_value", value=f"{ev['ci_limit']:.2f}", outcome=outcome)
         (mild if ev["ci_limit"] < MIN_E_VALUE else good).append(text)
     refutation = result.get("refutation")
     if refutation:
         failed = [
-            name.replace("_", " ")
-            for name, r in refutation["refutation"].items()
+            i18n.t(f"tp.refuter.{n}")
+            for n, r in refutation["refutation"].items()
             if not r["passed"]
         ]
         if failed:
-            mild.append(f"refutation failed: {', '.join(failed)}")
+            mild.append(i18n.t("verdict.refutation_failed", failed=", ".join(failed)))
         else:
-            good.append("placebo, random-common-cause and subset refutations passed")
+            good.append(i18n.t("verdict.refutation_passed"))
     level = "unreliable" if bad else "caution" if mild else "reliable"
     return {"level": level, "method": method, "reasons": bad + mild or good}

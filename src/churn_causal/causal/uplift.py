@@ -39,8 +39,10 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.tree import DecisionTreeRegressor
 
+from churn_causal import i18n
 from churn_causal.causal.estimate import cluster_se
 from churn_causal.design.trials import MONTH_DAYS
+from churn_causal.i18n import t
 
 CLIP = 0.01  # propensities are clipped to [CLIP, 1 - CLIP] in the scores
 BINS = 255  # quantile bins per number, as the trees' own
@@ -489,10 +491,10 @@ def fit_rule(
 def _condition(tree: DecisionTreeRegressor, columns: list[str], leaf: int) -> str:
     """The path to ``leaf`` in words ("tier is Enterprise, score below 55.2"), one clause per
     feature (two cuts on the same number become a range)."""
-    t = tree.tree_
+    tr = tree.tree_
     parent = {}
-    for node in range(t.node_count):
-        for child, side in ((t.children_left[node], "left"), (t.children_right[node], "right")):
+    for node in range(tr.node_count):
+        for child, side in ((tr.children_left[node], "left"), (tr.children_right[node], "right")):
             if child >= 0:
                 parent[child] = (node, side)
     lower: dict[str, float] = {}
@@ -501,25 +503,37 @@ def _condition(tree: DecisionTreeRegressor, columns: list[str], leaf: int) -> st
     node = leaf
     while node in parent:
         up, side = parent[node]
-        name, cut = columns[t.feature[up]], float(t.threshold[up])
+        name, cut = columns[tr.feature[up]], float(tr.threshold[up])
         if "=" in name:  # an indicator: left is "not this level"
             column, level = name.split("=", 1)
-            levels.setdefault(column, []).append(f"{'not ' if side == 'left' else ''}{level}")
+            levels.setdefault(column, []).append(
+                t("rule.not", level=i18n.name(level)) if side == "left" else i18n.name(level)
+            )
         elif side == "left":
             upper[name] = min(cut, upper.get(name, np.inf))
         else:
             lower[name] = max(cut, lower.get(name, -np.inf))
         node = up
-    parts = [f"{c.replace('_', ' ')} is {' and '.join(v)}" for c, v in levels.items()]
+    parts = [
+        t("rule.is", feature=t(f"rule.feature.{c}"), levels=t("common.and").join(v))
+        for c, v in levels.items()
+    ]
     for name in dict.fromkeys([*lower, *upper]):
-        words = name.replace("_", " ")
+        words = t(f"rule.feature.{name}")
         if name in lower and name in upper:
-            parts.append(f"{words} {lower[name]:.3g} to {upper[name]:.3g}")
+            parts.append(
+                t(
+                    "rule.between",
+                    feature=words,
+                    low=f"{lower[name]:.3g}",
+                    high=f"{upper[name]:.3g}",
+                )
+            )
         elif name in upper:
-            parts.append(f"{words} below {upper[name]:.3g}")
+            parts.append(t("rule.below", feature=words, value=f"{upper[name]:.3g}"))
         else:
-            parts.append(f"{words} at least {lower[name]:.3g}")
-    return ", ".join(parts) or "everyone"
+            parts.append(t("rule.at_least", feature=words, value=f"{lower[name]:.3g}"))
+    return t("rule.sep").join(parts) or t("rule.everyone")
 
 
 def leaf_shares(rule: Rule, cost: float, share: float) -> pd.Series:

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from churn_causal import i18n
 from churn_causal.causal.logit import Logit
 from churn_causal.causal.resampling import poisson_draws
 from churn_causal.causal.survival import bootstrap_interval
@@ -401,11 +402,11 @@ class UptakeScenarios:
         least ``min_ess`` of the rows in every week; and why not, in words."""
         worst = min((g for g in (count, revenue) if g is not None), default=None)
         if worst is not None and worst >= self.min_ess:
-            return True, "weights usable"
-        return False, (
-            f"the weights leave an effective sample of {100 * (worst or 0):.1f}% of the "
-            f"customer-weeks in some week (under {100 * self.min_ess:.0f}%): the data has too "
-            "few customers whose history looks like this scenario"
+            return True, i18n.t("uptake.usable")
+        return False, i18n.t(
+            "uptake.unusable",
+            share=f"{100 * (worst or 0):.1f}",
+            limit=f"{100 * self.min_ess:.0f}",
         )
 
     def reliable(self, name: str, group: str) -> tuple[bool, str]:
@@ -413,7 +414,7 @@ class UptakeScenarios:
         effective sample sizes; everyone or the segment: the segment's), and why not."""
         d = self.diagnostics_[name]
         if group in self._tiers and group not in d["ess_share_by_tier_min"]:
-            return True, "no change: the tier is outside the scenario"
+            return True, i18n.t("uptake.outside")
         if group not in d["ess_share_by_tier_min"]:
             return d["reliable"], d["reason"]
         return self._gate(

@@ -25,6 +25,7 @@ class Problem:
     hint: str  # what to do about it
     count: int = 0
     examples: list[tuple[int, object]] = field(default_factory=list)  # (row, value), 0-based
+    params: dict[str, object] = field(default_factory=dict)  # what a report's wording fills in
 
     def __str__(self) -> str:
         where = self.origin + (f", column '{self.column}'" if self.column else "")

@@ -161,10 +161,14 @@ def _parse(raw: RawTable, problems: list[Problem]) -> pd.DataFrame | None:
     return None if missing else pd.DataFrame(out)
 
 
-def _report(problems, code, raw, column, mask, values, message, hint, level="error") -> None:
+def _report(
+    problems, code, raw, column, mask, values, message, hint, level="error", params=None
+) -> None:
     count, examples = flagged(mask, values)
     if count:
-        problems.append(Problem(level, code, raw.origin, column, message, hint, count, examples))
+        problems.append(
+            Problem(level, code, raw.origin, column, message, hint, count, examples, params or {})
+        )
 
 
 # ------------------------------------------------------------------------ pass 2: values
@@ -331,6 +335,7 @@ def _across(t: dict[str, pd.DataFrame], origins: dict[str, str], touchpoints, pr
         f"tiers other than {', '.join(KNOWN_TIERS)}",
         "They are analysed as their own segment.",
         level="warning",
+        params={"known": ", ".join(KNOWN_TIERS)},
     )
     if c["churn_date"].notna().sum() == 0:
         problems.append(
@@ -367,6 +372,7 @@ def _across(t: dict[str, pd.DataFrame], origins: dict[str, str], touchpoints, pr
                     "touchpoint",
                     f"touchpoint '{tp}' has only {n} events",
                     "Its effect cannot be estimated well.",
+                    params={"touchpoint": str(tp), "events": int(n)},
                 )
             )
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from churn_causal import i18n
 from churn_causal.design.cohort import ONBOARDING_DAYS
 from churn_causal.design.trials import WEEK_DAYS
 
@@ -86,14 +87,14 @@ class Period:
     def describe(self) -> str:
         """In words, for reports."""
         if self == Period():
-            return "in each customer's first year"
+            return i18n.t("period.first_year")
         if self.kind == "tenure":
-            return f"in weeks {self.start + 1}-{self.end} of each customer's tenure"
+            return i18n.t("period.tenure", first=self.start + 1, last=self.end)
         first, last = _date(self.start), _date(self.end - 1)
         whole_year = (first.month, first.day, last.month, last.day) == (1, 1, 12, 31)
         if whole_year and first.year == last.year:
-            return f"in {first.year}"
-        return f"from {first} to {last}"
+            return i18n.t("period.year", year=first.year)
+        return i18n.t("period.dates", first=i18n.date(first), last=i18n.date(last))
 
 
 def _day(value: Any) -> int:
@@ -219,14 +220,25 @@ class Scenario:
 
     def describe(self) -> str:
         """In words: what changes, for whom, when."""
+        touchpoint = i18n.name(self.touchpoint)
         if self.delta == 0:
-            what = f"no {self.touchpoint}"
+            what = i18n.t("scenario.none", touchpoint=touchpoint)
         elif self.delta == 1:
-            what = f"{self.touchpoint} as now"
+            what = i18n.t("scenario.as_now", touchpoint=touchpoint)
         else:
-            what = f"{self.touchpoint} odds x{self.delta:g}"
-        who = "; ".join(f"{k} {'/'.join(v)}" for k, v in self.where)
-        return f"{what}{f' ({who})' if who else ''} {self.period.describe()}"
+            what = i18n.t("scenario.odds", touchpoint=touchpoint, delta=f"{self.delta:g}")
+        who = i18n.t("common.list_sep").join(
+            i18n.t(
+                "scenario.where", column=i18n.covariate(k), levels="/".join(i18n.name(x) for x in v)
+            )
+            for k, v in self.where
+        )
+        return i18n.t(
+            "scenario.describe" if who else "scenario.describe_all",
+            what=what,
+            who=who,
+            period=self.period.describe(),
+        )
 
 
 def follow_up_weeks(months: float) -> int:

@@ -19,6 +19,8 @@ from typing import Literal
 
 import numpy as np
 
+from churn_causal import i18n
+
 MONTH_DAYS = 365.25 / 12
 WEEK_DAYS = 7
 PERIOD_DAYS = {"month": MONTH_DAYS, "week": float(WEEK_DAYS)}
@@ -91,10 +93,12 @@ class TrialDesign:
 
     def describe(self) -> str:
         """In words, for reports."""
-        w = f"{self.window}-{self.unit}" if self.window > 1 else f"one-{self.unit}"
-        return (
-            f"{self.unit}ly trials for {self.unit}s {self.first}-{self.last} of tenure, "
-            f"{w} treatment window, churn followed {self.horizon_days} days"
+        return i18n.t(
+            f"design.{self.unit}.{'window' if self.window > 1 else 'one'}",
+            first=self.first,
+            last=self.last,
+            window=self.window,
+            days=self.horizon_days,
         )
 
     def to_dict(self) -> dict:

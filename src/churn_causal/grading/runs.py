@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from churn_causal import i18n
+from churn_causal.report.plots import method_name
 from churn_causal.sim.truth import truth_for
 
 
@@ -45,3 +47,17 @@ def run_against_truth(records: dict[str, dict], truth: dict) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows).round(2)
+
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """``run_against_truth``'s table for readers: names shown, columns in their language."""
+    out = table.assign(
+        touchpoint=table["touchpoint"].map(i18n.name),
+        tier=table["tier"].map(i18n.name),
+        method=table["method"].map(method_name),
+        covered=[i18n.t(f"common.{bool(x)}") for x in table["covered"]],
+    )
+    keys = ("touchpoint", "tier", "method", "estimate", "ci_low", "ci_high", "truth", "error",
+            "covered")  # fmt: skip
+    out = out.rename(columns={k: i18n.t(f"validation.col.{k}") for k in keys})
+    return out.set_index([i18n.t(f"validation.col.{k}") for k in keys[:3]])

@@ -33,7 +33,11 @@ targeting:                      # who to touch next, for these touchpoints
   budget: {cs_touch: 120h, community: 5000}   # a month's: money, CS hours (120h) or
                                 # "300 touches"; a touchpoint without one: today's spend
   depth: 2                      # of the rule a CS head applies by hand (1-3)
+labels:                         # what readers see for names in the data, per language
+  cs_touch: {en: CS-manager touches, ja: CSタッチ}   # (defaults: the standard touchpoints,
+  Enterprise: {ja: エンタープライズ}                    # tiers and phases in Japanese)
 output:
+  language: en                  # of every page: en or ja (--language on the command line)
   dir: ../reports               # runs are published to <dir>/<run-id>/, <dir>/latest
   history: ../reports/history.duckdb   # every run's estimates, for the trend
   workers: 0                    # notebooks run at once; 0 = one per core
@@ -51,6 +55,7 @@ from typing import Any
 
 import yaml
 
+from churn_causal import i18n
 from churn_causal.data.contract import CONTRACT
 from churn_causal.data.readers import AUTO, check_encoding
 from churn_causal.design.sampling import CONTROLS_PER_TREATED
@@ -73,7 +78,8 @@ SECTIONS = {
     "business": {"currency", "gross_margin", "arpa", "costs", "longer_view"},
     "programme": {"period", "follow_up_months"},
     "targeting": {"touchpoints", "budget", "depth"},
-    "output": {"dir", "history", "workers"},
+    "output": {"dir", "history", "workers", "language"},
+    "labels": None,  # any data name: a mapping of language to the name shown
 }
 LISTS = {"scenarios"}  # sections that are lists, not mappings
 
@@ -108,6 +114,8 @@ class RunConfig:
     out_dir: Path = Path("reports")
     history: Path | None = None  # default: <out_dir>/history.duckdb
     workers: int = 0
+    language: str = i18n.DEFAULT
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def history_path(self) -> Path:
@@ -205,7 +213,10 @@ class RunConfig:
                 out_dir=Path(out.get("dir", "reports")),
                 history=Path(out["history"]) if out.get("history") else None,
                 workers=int(out.get("workers", 0)),
+                language=str(out.get("language", i18n.DEFAULT)),
+                labels={str(k): v for k, v in cfg.get("labels", {}).items()},
             )
+            i18n.Reader(run.language, run.labels)  # a language and labels it can speak
             run.designs(["any", *[k for k, v in run.design.items() if isinstance(v, dict)]])
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{where}: {exc}") from exc
@@ -251,6 +262,8 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
         if not isinstance(part, dict):
             raise ConfigError(f"{path}: '{section}' must be a mapping")
         cfg[section] = part
+        if keys is None:  # names from the data: checked where they are used
+            continue
         nested = {k: v for k, v in part.items() if section == "design" and isinstance(v, dict)}
         bad = set(part) - keys - set(nested)  # design.<touchpoint>: the same fields
         bad |= {f"{tp}.{k}" for tp, fields in nested.items() for k in set(fields) - keys}

@@ -18,9 +18,11 @@ import pandas as pd
 
 from churn_causal.data.contract import CSData
 from churn_causal.design.trials import MONTH_DAYS
+from churn_causal.i18n import interval, name, t
+from churn_causal.i18n import money as _money
 from churn_causal.report import history
 from churn_causal.report.names import markdown
-from churn_causal.report.plots import NAMES
+from churn_causal.report.plots import mechanism, method_name
 from churn_causal.value.business import Business
 from churn_causal.value.ltv import team_formula
 
@@ -44,10 +46,13 @@ def _primary(record: dict[str, Any], scale: str = "risk_difference") -> dict[str
 
 
 def money(x: float | None, currency: str) -> str:
-    """An amount of money in words a reader can quote: the currency and whole units."""
-    if x is None or not np.isfinite(x):
-        return "-"
-    return f"{currency} {x:,.0f}"
+    """An amount of money in words a reader can quote (``i18n.money``)."""
+    return _money(x, currency)
+
+
+def money_of(d: dict[str, Any], key: str, currency: str) -> str:
+    """``d[key]``'s estimate as money, "-" where ``d`` has none."""
+    return money(d[key]["estimate"] if key in d else None, currency)
 
 
 def ci_text(d: dict[str, float] | None, currency: str | None = None, digits: int = 0) -> str:
@@ -55,8 +60,8 @@ def ci_text(d: dict[str, float] | None, currency: str | None = None, digits: int
     if not d:
         return "-"
     if currency:
-        return f"{money(d['ci_low'], currency)} to {money(d['ci_high'], currency)}"
-    return f"{d['ci_low']:,.{digits}f} to {d['ci_high']:,.{digits}f}"
+        return interval(money(d["ci_low"], currency), money(d["ci_high"], currency))
+    return interval(f"{d['ci_low']:,.{digits}f}", f"{d['ci_high']:,.{digits}f}")
 
 
 def headline_table(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -67,22 +72,24 @@ def headline_table(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
         rd, naive = _primary(r), res["methods"]["naive"]["risk_difference"]
         rows.append(
             {
-                "touchpoint": tp,
-                "plain difference (pp)": round(100 * naive["estimate"], 1),
-                "corrected effect (pp)": round(100 * rd["estimate"], 1),
-                "95% CI (pp)": f"{100 * rd['ci_low']:+.1f} to {100 * rd['ci_high']:+.1f}",
-                "verdict": res["verdict"]["level"],
-                "why": _why(res["verdict"]),
+                t("col.touchpoint"): name(tp),
+                t("exec.col.plain"): round(100 * naive["estimate"], 1),
+                t("exec.col.corrected"): round(100 * rd["estimate"], 1),
+                t("col.ci_pp"): interval(
+                    f"{100 * rd['ci_low']:+.1f}", f"{100 * rd['ci_high']:+.1f}"
+                ),
+                t("exec.col.verdict"): t(f"verdict.level.{res['verdict']['level']}"),
+                t("exec.col.why"): _why(res["verdict"]),
             }
         )
-    return pd.DataFrame(rows).set_index("touchpoint")
+    return pd.DataFrame(rows).set_index(t("col.touchpoint"))
 
 
 def _why(verdict: dict[str, Any]) -> str:
     """The verdict's reason in a phrase: what failed, or that every check passed."""
     if verdict["level"] == "reliable":
-        return "balance, overlap, agreement of methods and robustness checks passed"
-    return "; ".join(verdict["reasons"])
+        return t("verdict.all_passed")
+    return t("common.list_sep").join(verdict["reasons"])
 
 
 def _programme(record: dict[str, Any], group: str = "all") -> dict[str, Any] | None:
@@ -93,7 +100,9 @@ def _programme(record: dict[str, Any], group: str = "all") -> dict[str, Any] | N
     return p["programme"].get(group)
 
 
-AGAINST = {"none": "none of it", "half": "half of it", None: "-"}
+def against(which: str | None) -> str:
+    """What a programme is compared with, in words ("none of it", "half of it")."""
+    return t(f"exec.against.{which or 'unknown'}")
 
 
 def programme_table(records: dict[str, dict[str, Any]], currency: str) -> pd.DataFrame:
@@ -106,41 +115,45 @@ def programme_table(records: dict[str, dict[str, Any]], currency: str) -> pd.Dat
         p = _programme(r)
         if p is None:
             continue
-        col: dict[str, str] = {"compared with": AGAINST[p["against"]]}
+        col: dict[str, str] = {t("exec.col.compared_with"): against(p["against"])}
         if not p["reliable"]:
-            col["compared with"] = "cannot be told from this data"
-            col["note"] = p["why"]
-            columns[tp] = col
+            col[t("exec.col.compared_with")] = t("exec.cannot_tell")
+            col[t("col.note")] = p["why"]
+            columns[name(tp)] = col
             continue
         v = p["value"]
         col |= {
-            "touches delivered": f"{v['events']['estimate']:,.0f}",
-            "churn prevented (customers)": f"{v['churn_prevented']['estimate']:,.0f}",
-            "customer-months kept": f"{v['customer_months']['estimate']:,.0f}",
-            "revenue kept": money(v["revenue"]["estimate"], currency),
-            "gross margin": f"{100 * r['programme']['gross_margin']:.0f}%",
-            "gross profit kept": money(v["gross_profit"]["estimate"], currency),
-            "gross profit, 95% CI": ci_text(v["gross_profit"], currency),
-            "cost per event": money(p["cost_per_event"], currency),
-            "cost": money(v["cost"]["estimate"], currency) if "cost" in v else "no cost given",
-            "net": money(v["net"]["estimate"], currency) if "net" in v else "-",
-            "net, 95% CI": ci_text(v.get("net"), currency),
+            t("exec.col.touches_delivered"): f"{v['events']['estimate']:,.0f}",
+            t("exec.col.churn_prevented_customers"): f"{v['churn_prevented']['estimate']:,.0f}",
+            t("exec.col.customer_months_kept"): f"{v['customer_months']['estimate']:,.0f}",
+            t("exec.col.revenue_kept"): money(v["revenue"]["estimate"], currency),
+            t("exec.col.gross_margin"): f"{100 * r['programme']['gross_margin']:.0f}%",
+            t("exec.col.gross_profit_kept"): money(v["gross_profit"]["estimate"], currency),
+            t("exec.col.gross_profit_ci"): ci_text(v["gross_profit"], currency),
+            t("exec.col.cost_per_event"): money(p["cost_per_event"], currency),
+            t("exec.col.cost"): money(v["cost"]["estimate"], currency)
+            if "cost" in v
+            else t("exec.no_cost"),
+            t("exec.col.net"): money_of(v, "net", currency),
+            t("exec.col.net_ci"): ci_text(v.get("net"), currency),
             "ROI": f"{v['roi']['estimate']:.2f}" if "roi" in v else "-",
-            "ROI, 95% CI": ci_text(v.get("roi"), digits=2),
-            "cost per churn prevented": money(v["cost_per_churn_prevented"]["estimate"], currency)
+            t("exec.col.roi_ci"): ci_text(v.get("roi"), digits=2),
+            t("exec.col.cost_per_churn_prevented"): money(
+                v["cost_per_churn_prevented"]["estimate"], currency
+            )
             if "cost_per_churn_prevented" in v
             else "-",
         }
         if "longer_view" in p:
-            col["gross profit kept, longer view"] = money(
+            col[t("exec.col.longer_view")] = money(
                 p["longer_view"]["gross_profit"]["estimate"], currency
             )
-            col["longer view, 95% CI"] = ci_text(p["longer_view"]["gross_profit"], currency)
-        col["gross profit of these customers over the same weeks"] = money(
-            p["natural_gross_profit"], currency
+            col[t("exec.col.longer_view_ci")] = ci_text(p["longer_view"]["gross_profit"], currency)
+        col[t("exec.col.natural_gross_profit")] = money(p["natural_gross_profit"], currency)
+        col[t("col.note")] = (
+            "" if "net" not in v or v["net"]["excludes_zero"] else t("exec.net_not_clear")
         )
-        col["note"] = "" if "net" not in v or v["net"]["excludes_zero"] else "net not clear of zero"
-        columns[tp] = col
+        columns[name(tp)] = col
     return pd.DataFrame(columns).fillna("") if columns else pd.DataFrame()
 
 
@@ -155,18 +168,18 @@ def per_100_touches(records: dict[str, dict[str, Any]], currency: str) -> pd.Dat
         per = p["per_100_touches"]
         rows.append(
             {
-                "touchpoint": tp,
-                "churn prevented": f"{per['churn_prevented']['estimate']:.2f}",
-                "95% CI": ci_text(per["churn_prevented"], digits=2),
-                "customer-months kept": f"{per['customer_months']['estimate']:.1f}",
-                "gross profit kept": money(per["gross_profit"]["estimate"], currency),
-                "gross profit, 95% CI": ci_text(per["gross_profit"], currency),
-                "cost": money(per["cost"]["estimate"], currency)
+                t("col.touchpoint"): name(tp),
+                t("exec.col.churn_prevented"): f"{per['churn_prevented']['estimate']:.2f}",
+                t("col.ci"): ci_text(per["churn_prevented"], digits=2),
+                t("exec.col.customer_months_kept"): f"{per['customer_months']['estimate']:.1f}",
+                t("exec.col.gross_profit_kept"): money(per["gross_profit"]["estimate"], currency),
+                t("exec.col.gross_profit_ci"): ci_text(per["gross_profit"], currency),
+                t("exec.col.cost"): money(per["cost"]["estimate"], currency)
                 if np.isfinite(per["cost"]["estimate"])
                 else "-",
             }
         )
-    return pd.DataFrame(rows).set_index("touchpoint") if rows else pd.DataFrame()
+    return pd.DataFrame(rows).set_index(t("col.touchpoint")) if rows else pd.DataFrame()
 
 
 def longer_view_note(records: dict[str, dict[str, Any]]) -> str:
@@ -175,13 +188,12 @@ def longer_view_note(records: dict[str, dict[str, Any]]) -> str:
         p = _programme(r)
         if p and p.get("longer_view"):
             a = p["longer_view"]["assumptions"]
-            return (
-                "**Longer view** (an extrapolation, not a measurement): the customers kept at the "
-                f"end of the counted weeks stay on for {a['months_after_window']} more months "
-                f"(a lifetime cap of {a['lifetime_months']} months), churning at the natural "
-                f"course's rate of {100 * a['monthly_churn_after_window']:.1f}% a month; the "
-                "touchpoint's own effect is not assumed to last beyond the counted weeks; all "
-                f"gross profit is discounted at {100 * a['discount_rate']:.0f}% a year."
+            return t(
+                "exec.longer_view_note",
+                months=a["months_after_window"],
+                lifetime=a["lifetime_months"],
+                churn=f"{100 * a['monthly_churn_after_window']:.1f}",
+                discount=f"{100 * a['discount_rate']:.0f}",
             )
     return ""
 
@@ -197,24 +209,27 @@ def programme_tiers(records: dict[str, dict[str, Any]], currency: str) -> pd.Dat
         for tier, v in p["programme"].items():
             if tier == "all":
                 continue
-            row = {"touchpoint": tp, "tier": tier, "compared with": AGAINST[v["against"]]}
+            row = {
+                t("col.touchpoint"): name(tp),
+                t("col.tier"): name(tier),
+                t("exec.col.compared_with"): against(v["against"]),
+            }
             if v["reliable"]:
                 value = v["value"]
                 row |= {
-                    "gross profit kept": money(value["gross_profit"]["estimate"], currency),
-                    "95% CI": ci_text(value["gross_profit"], currency),
-                    "net": money(value["net"]["estimate"], currency) if "net" in value else "-",
-                    "net, 95% CI": ci_text(value.get("net"), currency),
-                    "gross profit of the tier over the same weeks": money(
-                        v["natural_gross_profit"], currency
+                    t("exec.col.gross_profit_kept"): money(
+                        value["gross_profit"]["estimate"], currency
                     ),
+                    t("col.ci"): ci_text(value["gross_profit"], currency),
+                    t("exec.col.net"): money_of(value, "net", currency),
+                    t("exec.col.net_ci"): ci_text(value.get("net"), currency),
+                    t("exec.col.tier_gross_profit"): money(v["natural_gross_profit"], currency),
                 }
             else:
-                row["gross profit kept"] = "cannot be told from this data"
+                row[t("exec.col.gross_profit_kept")] = t("exec.cannot_tell")
             rows.append(row)
-    return (
-        pd.DataFrame(rows).set_index(["touchpoint", "tier"]).fillna("") if rows else pd.DataFrame()
-    )
+    index = [t("col.touchpoint"), t("col.tier")]
+    return pd.DataFrame(rows).set_index(index).fillna("") if rows else pd.DataFrame()
 
 
 def one_more_touch(records: dict[str, dict[str, Any]], currency: str) -> pd.DataFrame:
@@ -226,22 +241,25 @@ def one_more_touch(records: dict[str, dict[str, Any]], currency: str) -> pd.Data
         m = p.get("one_more_touch") if p else None
         if not m:
             continue
-        row = {"touchpoint": tp}
+        row = {t("col.touchpoint"): name(tp)}
         if m["reliable"]:
             per_100 = m["churn_prevented_per_100"]
             row |= {
-                "churn prevented per 100 touches": f"{per_100['estimate']:.2f}",
-                "95% CI": ci_text(m["churn_prevented_per_100"], digits=2),
-                "gross profit per touch": money(m["gross_profit"]["estimate"], currency),
-                "gross profit, 95% CI": ci_text(m["gross_profit"], currency),
-                "cost per touch": money(m["cost"]["estimate"], currency) if "cost" in m else "-",
-                "net per touch": money(m["net"]["estimate"], currency) if "net" in m else "-",
-                "net, 95% CI": ci_text(m.get("net"), currency),
+                t("exec.col.churn_prevented_per_100"): f"{per_100['estimate']:.2f}",
+                t("col.ci"): ci_text(m["churn_prevented_per_100"], digits=2),
+                t("exec.col.gross_profit_per_touch"): money(
+                    m["gross_profit"]["estimate"], currency
+                ),
+                t("exec.col.gross_profit_ci"): ci_text(m["gross_profit"], currency),
+                t("exec.col.cost_per_touch"): money_of(m, "cost", currency),
+                t("exec.col.net_per_touch"): money_of(m, "net", currency),
+                t("exec.col.net_ci"): ci_text(m.get("net"), currency),
             }
         else:
-            row["churn prevented per 100 touches"] = "cannot be told from this data"
+            row[t("exec.col.churn_prevented_per_100")] = t("exec.cannot_tell")
         rows.append(row)
-    return pd.DataFrame(rows).set_index("touchpoint").fillna("") if rows else pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    return frame.set_index(t("col.touchpoint")).fillna("") if rows else pd.DataFrame()
 
 
 def whatif_table(records: dict[str, dict[str, Any]], currency: str) -> pd.DataFrame:
@@ -252,33 +270,37 @@ def whatif_table(records: dict[str, dict[str, Any]], currency: str) -> pd.DataFr
         p = r.get("programme")
         if not p or "error" in p:
             continue
-        for name, sc in p["scenarios"].items():
+        for scenario, sc in p["scenarios"].items():
             g = sc["groups"].get("segment", sc["groups"]["all"])
-            row: dict[str, Any] = {"scenario": name, "what changes": sc["description"]}
+            row: dict[str, Any] = {
+                t("col.scenario"): scenario,
+                t("exec.col.what_changes"): sc["description"],
+            }
             if not g["reliable"]:
-                row["note"] = f"cannot be told from this data: {g['reason']}"
+                row[t("col.note")] = t("exec.cannot_tell_why", why=g["reason"])
                 rows.append(row)
                 continue
             c = g["change"]
             row |= {
-                "churn (customers)": f"{c['churned']['estimate']:+,.0f}",
-                "churn, 95% CI": ci_text(c["churned"]),
-                "customer-months": f"{c['customer_months']['estimate']:+,.0f}",
-                "touches": f"{c['events']['estimate']:+,.0f}",
-                "gross profit": money(c["gross_profit"]["estimate"], currency),
-                "gross profit, 95% CI": ci_text(c["gross_profit"], currency),
-                "cost": money(c["cost"]["estimate"], currency) if "cost" in c else "no cost given",
-                "net": money(c["net"]["estimate"], currency) if "net" in c else "-",
-                "net, 95% CI": ci_text(c.get("net"), currency),
-                "gross profit of the segment over the same weeks": money(
-                    g["natural_gross_profit"], currency
-                ),
-                "note": ""
+                t("exec.col.churn_customers"): f"{c['churned']['estimate']:+,.0f}",
+                t("exec.col.churn_ci"): ci_text(c["churned"]),
+                t("exec.col.customer_months"): f"{c['customer_months']['estimate']:+,.0f}",
+                t("exec.col.touches"): f"{c['events']['estimate']:+,.0f}",
+                t("exec.col.gross_profit"): money(c["gross_profit"]["estimate"], currency),
+                t("exec.col.gross_profit_ci"): ci_text(c["gross_profit"], currency),
+                t("exec.col.cost"): money(c["cost"]["estimate"], currency)
+                if "cost" in c
+                else t("exec.no_cost"),
+                t("exec.col.net"): money_of(c, "net", currency),
+                t("exec.col.net_ci"): ci_text(c.get("net"), currency),
+                t("exec.col.segment_gross_profit"): money(g["natural_gross_profit"], currency),
+                t("col.note"): ""
                 if "net" not in c or c["net"]["excludes_zero"]
-                else "net not clear of zero",
+                else t("exec.net_not_clear"),
             }
             rows.append(row)
-    return pd.DataFrame(rows).set_index("scenario").fillna("") if rows else pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    return frame.set_index(t("col.scenario")).fillna("") if rows else pd.DataFrame()
 
 
 def money_rows(records: dict[str, dict[str, Any]]) -> list[tuple]:
@@ -289,13 +311,14 @@ def money_rows(records: dict[str, dict[str, Any]]) -> list[tuple]:
         p = _programme(r)
         if p and p["reliable"] and "net" in p["value"]:
             n = p["value"]["net"]
-            rows.append((f"{tp}: programme vs {AGAINST[p['against']]}", n["estimate"],
-                         n["ci_low"], n["ci_high"]))  # fmt: skip
-        for name, sc in (r.get("programme") or {}).get("scenarios", {}).items():
+            label = t("exec.programme_vs", touchpoint=name(tp), against=against(p["against"]))
+            rows.append((label, n["estimate"], n["ci_low"], n["ci_high"]))
+        for scenario, sc in (r.get("programme") or {}).get("scenarios", {}).items():
             g = sc["groups"].get("segment", sc["groups"]["all"])
             if g["reliable"] and "net" in g["change"]:
                 n = g["change"]["net"]
-                rows.append((f"what if: {name}", n["estimate"], n["ci_low"], n["ci_high"]))
+                label = t("exec.what_if_label", scenario=scenario)
+                rows.append((label, n["estimate"], n["ci_low"], n["ci_high"]))
     return rows
 
 
@@ -309,21 +332,30 @@ def sentences(
     what the programme is worth in money."""
     months = round(horizon_days / MONTH_DAYS)
     out = []
-    for tp, row in table.iterrows():
-        effect = row["corrected effect (pp)"]
-        low, high = (float(x) for x in row["95% CI (pp)"].split(" to "))
+    for tp, (_, row) in zip(records, table.iterrows(), strict=True):
+        effect = row[t("exec.col.corrected")]
+        r = _primary(records[tp])
+        low, high = round(100 * r["ci_low"], 1), round(100 * r["ci_high"], 1)
         if high < 0:
-            what = f"lowers the chance of churning within {months} months by {-effect:.1f} points"
+            what = t("exec.sentence.lowers", months=months, points=f"{-effect:.1f}")
         elif low > 0:
-            what = f"raises the chance of churning within {months} months by {effect:.1f} points"
+            what = t("exec.sentence.raises", months=months, points=f"{effect:.1f}")
         else:
-            what = f"has no clear effect on churn within {months} months ({effect:+.1f} points)"
-        text = (
-            f"**{markdown(tp)}** {what} (95% CI {low:+.1f} to {high:+.1f}), for the customers "
-            f"who got it; a plain comparison says {row['plain difference (pp)']:+.1f}."
+            what = t("exec.sentence.unclear", months=months, points=f"{effect:+.1f}")
+        text = t(
+            "exec.sentence.effect",
+            touchpoint=markdown(name(tp)),
+            what=what,
+            low=f"{low:+.1f}",
+            high=f"{high:+.1f}",
+            plain=f"{row[t('exec.col.plain')]:+.1f}",
         )
         text += _money_sentence(records[tp], currency)
-        text += f" Reliability: {row['verdict']} ({row['why']})."
+        text += t(
+            "exec.sentence.reliability",
+            verdict=row[t("exec.col.verdict")],
+            why=row[t("exec.col.why")],
+        )
         out.append(text)
     return out
 
@@ -335,35 +367,35 @@ def _money_sentence(record: dict[str, Any], currency: str) -> str:
     period = record["programme"]["period"]
     if not p["reliable"]:
         tiers = [
-            g for g, v in record["programme"]["programme"].items() if g != "all" and v["reliable"]
+            name(g)
+            for g, v in record["programme"]["programme"].items()
+            if g != "all" and v["reliable"]
         ]
-        some = f" (for {' and '.join(tiers)} it can: see the tiers below)" if tiers else ""
-        return f" What its programme {period} is worth cannot be told from this data{some}."
+        some = t("exec.money.some_tiers", tiers=t("common.and").join(tiers)) if tiers else ""
+        return t("exec.money.cannot_tell", period=period, some=some)
     v = p["value"]
     gp, kept = v["gross_profit"], v["churn_prevented"]["estimate"]
-    against = AGAINST[p["against"]]
-    customers = f"{kept:,.0f} customer{'' if round(kept) == 1 else 's'}"
-    if gp["excludes_zero"] and gp["estimate"] > 0:
-        text = (
-            f" Its programme {period}, against {against}, kept about {customers} and "
-            f"{money(gp['estimate'], currency)} of gross profit over that year and the next "
-            f"(95% CI {ci_text(gp, currency)})"
-        )
-    else:
-        text = (
-            f" What its programme {period}, against {against}, kept in gross profit over that "
-            f"year and the next cannot be told from zero: {money(gp['estimate'], currency)} "
-            f"(95% CI {ci_text(gp, currency)})"
-        )
+    values = {
+        "period": period,
+        "against": against(p["against"]),
+        "customers": t("exec.money.customers", n=f"{kept:,.0f}")
+        if round(kept) != 1
+        else t("exec.money.customer"),
+        "amount": money(gp["estimate"], currency),
+        "ci": ci_text(gp, currency),
+    }
+    clear = gp["excludes_zero"] and gp["estimate"] > 0
+    text = t("exec.money.kept" if clear else "exec.money.kept_unclear", **values)
     if "net" in v:
         net = v["net"]
-        verdict = "" if net["excludes_zero"] else "; that net value cannot be told from zero"
-        text += (
-            f", for a cost of {money(v['cost']['estimate'], currency)}: net "
-            f"{money(net['estimate'], currency)} (95% CI {ci_text(net, currency)}){verdict}."
+        text += t(
+            "exec.money.net" if net["excludes_zero"] else "exec.money.net_unclear",
+            cost=money(v["cost"]["estimate"], currency),
+            net=money(net["estimate"], currency),
+            ci=ci_text(net, currency),
         )
     else:
-        text += "; no cost was given for it."
+        text += t("exec.money.no_cost")
     return text
 
 
@@ -372,9 +404,12 @@ def forest_rows(records: dict[str, dict[str, Any]]) -> list[tuple]:
     rows = []
     for tp, r in records.items():
         rd, naive = _primary(r), r["result"]["methods"]["naive"]["risk_difference"]
-        method = NAMES[r["result"]["verdict"]["method"]]
-        rows.append((f"{tp}: {method}", rd["estimate"], rd["ci_low"], rd["ci_high"]))
-        rows.append((f"{tp}: plain", naive["estimate"], naive["ci_low"], naive["ci_high"]))
+        method = method_name(r["result"]["verdict"]["method"])
+        rows.append((f"{name(tp)}: {method}", rd["estimate"], rd["ci_low"], rd["ci_high"]))
+        rows.append(
+            (t("exec.plain_label", touchpoint=name(tp)), naive["estimate"], naive["ci_low"],
+             naive["ci_high"])
+        )  # fmt: skip
     return rows
 
 
@@ -395,10 +430,10 @@ def history_plot(history: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
         x = np.array([runs.index(r) for r in g["run_id"]]) + 0.08 * (i - 1.5)
         est = 100 * g["estimate"].to_numpy()
         err = [est - 100 * g["ci_low"].to_numpy(), 100 * g["ci_high"].to_numpy() - est]
-        ax.errorbar(x, est, yerr=err, fmt="o-", capsize=3, label=tp)
+        ax.errorbar(x, est, yerr=err, fmt="o-", capsize=3, label=name(tp))
     ax.axhline(0, color="grey", linestyle=":")
     ax.set_xticks(range(len(runs)), runs, rotation=30, ha="right")
-    ax.set_ylabel("effect on churn, pp")
+    ax.set_ylabel(t("exec.history.ylabel"))
     ax.legend(fontsize="small")
     return ax
 
@@ -410,7 +445,7 @@ def styled(table: pd.DataFrame):
 
 def styled_headline(table: pd.DataFrame):
     """The headline table formatted for reading."""
-    fmt = {c: "{:+.1f}" for c in ("plain difference (pp)", "corrected effect (pp)")}
+    fmt = {c: "{:+.1f}" for c in (t("exec.col.plain"), t("exec.col.corrected"))}
     return _escaped(table.style.format(fmt, na_rep="-", escape="html"))
 
 
@@ -429,19 +464,19 @@ def over_time(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
             continue
         hl, es = d["half_life_days"], d["event_study"]
         row = {
-            "touchpoint": tp,
-            "how it works on health": es["mechanism"],
-            "effect on health fades by half in": f"{hl['estimate']:.0f} days"
+            t("col.touchpoint"): name(tp),
+            t("exec.col.how_on_health"): mechanism(es["mechanism"]),
+            t("exec.col.fades_in"): t("exec.days", days=f"{hl['estimate']:.0f}")
             if hl.get("estimable") and hl["ci_high"] is not None
-            else "no clear fading within a year",
+            else t("exec.no_fading"),
         }
         if d.get("msm"):
             m = {k: 100 * v for k, v in d["msm"]["msm"].items()}
-            row["first-year churn, touches as now vs half as likely (pp)"] = (
-                f"{m['estimate']:+.1f} ({m['ci_low']:+.1f} to {m['ci_high']:+.1f})"
-            )
+            ci = interval(f"{m['ci_low']:+.1f}", f"{m['ci_high']:+.1f}")
+            row[t("exec.col.msm")] = f"{m['estimate']:+.1f} ({ci})"
         rows.append(row)
-    return pd.DataFrame(rows).set_index("touchpoint").fillna("") if rows else pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    return frame.set_index(t("col.touchpoint")).fillna("") if rows else pd.DataFrame()
 
 
 def team_table(
@@ -460,18 +495,18 @@ def team_table(
         measured = p["value"]["gross_profit"]["estimate"] if p and p["reliable"] else None
         rows.append(
             {
-                "touchpoint": tp,
-                "treated customer-periods (last 12 months)": int(
+                t("col.touchpoint"): name(tp),
+                t("exec.col.treated_periods"): int(
                     formula.loc["all tiers", "treated customer-periods (last 12 months)"]
                 ),
-                "the LTV formula says": money(total, business.currency),
-                "measured: gross profit kept by the programme": money(measured, business.currency),
-                "the formula over the measured value": f"{total / measured:,.0f} x"
+                t("exec.col.formula_says"): money(total, business.currency),
+                t("exec.col.measured"): money(measured, business.currency),
+                t("exec.col.formula_over_measured"): t("exec.times", n=f"{total / measured:,.0f}")
                 if measured and measured > 0
                 else "-",
-                "the formula's lifetime gross profit of all active customers": money(
+                t("exec.col.formula_lifetime"): money(
                     float(formula.loc["all tiers", "book LTV"]), business.currency
                 ),
             }
         )
-    return pd.DataFrame(rows).set_index("touchpoint") if rows else pd.DataFrame()
+    return pd.DataFrame(rows).set_index(t("col.touchpoint")) if rows else pd.DataFrame()

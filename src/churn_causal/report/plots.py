@@ -13,14 +13,35 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from churn_causal.causal.reliability import primary_scale
+from churn_causal.i18n import amount, covariate, name, t
 
 SMD_LIMIT = 0.1
-NAMES = {
-    "naive": "as observed",
-    "match": "matched",
-    "iptw": "weighted (IPTW)",
-    "dr": "doubly robust",
+METHODS = ("naive", "match", "iptw", "dr")
+# How the dynamics analysis words a mechanism (kept in English in the results), by message key.
+MECHANISMS = {
+    "raises the level and changes the slope": "level_and_slope",
+    "raises the level": "raises_level",
+    "lowers the level": "lowers_level",
+    "prevents decline": "prevents_decline",
+    "speeds decline": "speeds_decline",
+    "changes health too little to tell": "too_little",
 }
+
+
+def method_name(method: str) -> str:
+    """An estimation method as readers know it ("matched", "doubly robust")."""
+    return t(f"method.{method}")
+
+
+def mechanism(words: str) -> str:
+    """How a touchpoint works on health (``causal.dynamics.mechanism``), in the reader's
+    language."""
+    return t(f"mechanism.{MECHANISMS[words]}")
+
+
+def group_name(group: str) -> str:
+    """ "treated" or "control" as readers know them ("touched", "untreated")."""
+    return t(f"plots.group.{group}")
 
 
 def _axes(ax: plt.Axes | None, size: tuple[float, float]) -> plt.Axes:
@@ -35,11 +56,13 @@ def love_plot(result: dict[str, Any], ax: plt.Axes | None = None) -> plt.Axes:
     y = np.arange(len(order))
     for method, marker in (("naive", "o"), ("match", "s"), ("iptw", "^")):
         if method in b:
-            ax.scatter(np.abs(np.asarray(b[method]))[order], y, marker=marker, label=NAMES[method])
+            ax.scatter(
+                np.abs(np.asarray(b[method]))[order], y, marker=marker, label=method_name(method)
+            )
     ax.axvline(SMD_LIMIT, color="grey", linestyle=":")
-    ax.set_yticks(y, [b["covariates"][i] for i in order])
-    ax.set_xlabel("absolute standardised mean difference (dotted: 0.1)")
-    ax.set_title("Covariate balance before and after adjustment")
+    ax.set_yticks(y, [covariate(b["covariates"][i]) for i in order])
+    ax.set_xlabel(t("plots.love.xlabel"))
+    ax.set_title(t("plots.love.title"))
     ax.legend(loc="lower right")
     return ax
 
@@ -52,15 +75,15 @@ def overlap_plot(result: dict[str, Any], ax: plt.Axes | None = None) -> plt.Axes
         ax.stairs(
             h[group],
             h["edges"],
-            label="untreated" if group == "control" else group,
+            label=group_name(group),
             color=color,
             fill=True,
             alpha=0.4,
         )
     share = result["diagnostics"]["overlap"]["share_treated_in_common_support"]
-    ax.set_xlabel("propensity score (chance of taking the touchpoint)")
-    ax.set_ylabel("density")
-    ax.set_title(f"Overlap: {100 * share:.1f}% of the treated lie in the untreated range")
+    ax.set_xlabel(t("plots.overlap.xlabel"))
+    ax.set_ylabel(t("plots.density"))
+    ax.set_title(t("plots.overlap.title", share=f"{100 * share:.1f}"))
     ax.legend()
     return ax
 
@@ -74,14 +97,14 @@ def survival_plot(
     curves = result["curves"]
     method = method or result["verdict"]["method"]
     ax = _axes(ax, (8, 4.5))
-    for name, style in (("naive", "--"), (method, "-")):
-        c = curves[name]
+    for arm, style in (("naive", "--"), (method, "-")):
+        c = curves[arm]
         for group, color in (("treated", "C1"), ("control", "C0")):
-            label = f"{'untreated' if group == 'control' else group}, {NAMES[name]}"
+            label = f"{group_name(group)}, {method_name(arm)}"
             ax.step(c["days"], c[group], where="post", linestyle=style, color=color, label=label)
-    ax.set_xlabel("days after time zero")
-    ax.set_ylabel("share of customers retained")
-    ax.set_title("Retention: the gap between solid lines is the effect")
+    ax.set_xlabel(t("plots.survival.xlabel"))
+    ax.set_ylabel(t("plots.retained"))
+    ax.set_title(t("plots.survival.title"))
     ax.grid(alpha=0.3)
     ax.legend()
     return ax
@@ -93,7 +116,7 @@ def forest_rows(result: dict[str, Any], scale: str | None = None) -> list[tuple]
     outcome)."""
     scale = scale or primary_scale(next(iter(result["methods"].values())))
     rows = [
-        (NAMES[m], v[scale]["estimate"], v[scale]["ci_low"], v[scale]["ci_high"])
+        (method_name(m), v[scale]["estimate"], v[scale]["ci_low"], v[scale]["ci_high"])
         for m, v in result["methods"].items()
         if scale in v
     ]
@@ -101,19 +124,19 @@ def forest_rows(result: dict[str, Any], scale: str | None = None) -> list[tuple]
     for level, part in result.get("by", {}).items():
         est = part.get("methods", {}).get(primary, {}).get(scale)
         if est:
-            rows.append(
-                (f"{level} ({NAMES[primary]})", est["estimate"], est["ci_low"], est["ci_high"])
-            )
+            label = f"{name(level)} ({method_name(primary)})"
+            rows.append((label, est["estimate"], est["ci_low"], est["ci_high"]))
     return rows
 
 
 def effect_label(result: dict[str, Any]) -> tuple[str, bool]:
     """The axis label of a result's effect and whether it is in percentage points."""
-    label = result.get("outcome_label") or "the outcome"
+    label = name(result["outcome_label"]) if result.get("outcome_label") else t("plots.the_outcome")
     if result["outcome_type"] == "continuous":
-        return f"effect on the mean of {label}, in its own units", False
-    by = " by the horizon" if result["outcome_type"] == "time_to_event" else ""
-    return f"effect on {label}{by}, percentage points", True
+        return t("plots.effect_on_mean", outcome=label), False
+    if result["outcome_type"] == "time_to_event":
+        return t("plots.effect_by_horizon", outcome=label), True
+    return t("plots.effect_on", outcome=label), True
 
 
 def forest_plot(
@@ -129,7 +152,7 @@ def forest_plot(
     ax.errorbar(est, y, xerr=[est - low, high - est], fmt="o", capsize=3)
     ax.axvline(0, color="grey", linestyle=":")
     ax.set_yticks(y, [r[0] for r in rows])
-    default = "effect on churn by the horizon, percentage points" if percent else "effect"
+    default = t("plots.churn_effect_pp") if percent else t("plots.effect")
     ax.set_xlabel(xlabel or default)
     if not percent:
         thousands(ax.xaxis)
@@ -137,8 +160,9 @@ def forest_plot(
 
 
 def thousands(axis) -> None:
-    """An axis of amounts with thousands separated, as in the tables."""
-    axis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    """An axis of amounts written as in the tables (thousands separated; 万 and 億 in
+    Japanese)."""
+    axis.set_major_formatter(plt.FuncFormatter(lambda v, _: amount(v)))
 
 
 def write_figures(result: dict[str, Any], folder: str | Path) -> list[Path]:
@@ -155,11 +179,11 @@ def write_figures(result: dict[str, Any], folder: str | Path) -> list[Path]:
     if result["outcome_type"] == "time_to_event":
         drawers["survival"] = lambda: survival_plot(result)
     written = []
-    for name, draw in drawers.items():
+    for figure, draw in drawers.items():
         fig = draw().figure
-        fig.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight")
+        fig.savefig(folder / f"{figure}.png", dpi=110, bbox_inches="tight")
         plt.close(fig)
-        written.append(folder / f"{name}.png")
+        written.append(folder / f"{figure}.png")
     return written
 
 
@@ -170,14 +194,15 @@ def truth_plot(table, ax: plt.Axes | None = None) -> plt.Axes:
     y = np.arange(len(table))[::-1]
     est = table["estimate"].to_numpy()
     err = [est - table["ci_low"].to_numpy(), table["ci_high"].to_numpy() - est]
-    ax.errorbar(est, y, xerr=err, fmt="o", capsize=3, label="estimate, 95% CI")
-    ax.scatter(table["truth"], y, marker="x", color="crimson", zorder=3, label="truth")
+    ax.errorbar(est, y, xerr=err, fmt="o", capsize=3, label=t("plots.estimate_ci"))
+    ax.scatter(table["truth"], y, marker="x", color="crimson", zorder=3, label=t("plots.truth"))
     labels = [
-        f"{tp}: {NAMES[m]}" for tp, m in zip(table["touchpoint"], table["method"], strict=True)
+        f"{name(tp)}: {method_name(m)}"
+        for tp, m in zip(table["touchpoint"], table["method"], strict=True)
     ]
     ax.set_yticks(y, labels)
     ax.axvline(0, color="grey", linestyle=":")
-    ax.set_xlabel("effect on churn by the horizon, percentage points")
+    ax.set_xlabel(t("plots.churn_effect_pp"))
     ax.legend(fontsize="small")
     return ax
 
@@ -190,17 +215,16 @@ def decay_plot(dynamics: dict[str, Any], ax: plt.Axes | None = None) -> plt.Axes
     x = np.array([r["days_after_touch"] for r in lags])
     est = np.array([r["effect"] for r in lags])
     lo, hi = np.array([r["ci_low"] for r in lags]), np.array([r["ci_high"] for r in lags])
-    ax.errorbar(x, est, yerr=[est - lo, hi - est], fmt="o", capsize=3, label="effect, 95% CI")
+    ax.errorbar(x, est, yerr=[est - lo, hi - est], fmt="o", capsize=3, label=t("plots.effect_ci"))
     hl = dynamics["half_life_days"]
     if hl.get("estimable"):
-        t = np.linspace(hl["peak_days_after_touch"], x.max(), 200)
-        fit = hl["fitted_amplitude_points"] * 2 ** (-(t - t[0]) / hl["estimate"])
-        ax.plot(
-            t, fit, color="crimson", label=f"exponential decay, half-life {hl['estimate']:.0f} d"
-        )
+        days = np.linspace(hl["peak_days_after_touch"], x.max(), 200)
+        fit = hl["fitted_amplitude_points"] * 2 ** (-(days - days[0]) / hl["estimate"])
+        label = t("plots.decay.fit", days=f"{hl['estimate']:.0f}")
+        ax.plot(days, fit, color="crimson", label=label)
     ax.axhline(0, color="grey", linestyle=":")
-    ax.set_xlabel("days after the touch")
-    ax.set_ylabel("health score points vs matched")
+    ax.set_xlabel(t("plots.decay.xlabel"))
+    ax.set_ylabel(t("plots.decay.ylabel"))
     ax.legend(fontsize="small")
     return ax
 
@@ -214,15 +238,15 @@ def event_study_plot(dynamics: dict[str, Any], ax: plt.Axes | None = None) -> pl
     else:
         top, bottom = ax, ax.twinx()
     w = np.array(es["weeks"])
-    top.plot(w, es["treated"], label="touched")
-    top.plot(w, es["controls"], label="matched, not touched")
-    top.set_ylabel("mean health score")
+    top.plot(w, es["treated"], label=t("plots.event.touched"))
+    top.plot(w, es["controls"], label=t("plots.event.controls"))
+    top.set_ylabel(t("plots.event.ylabel"))
     top.legend(fontsize="small")
     bottom.fill_between(w, es["ci_low"], es["ci_high"], alpha=0.3)
     bottom.plot(w, es["difference"])
     bottom.axhline(0, color="grey", linestyle=":")
     for a in (top, bottom):
         a.axvline(0.5, color="grey", linestyle="--", linewidth=0.8)
-    bottom.set_xlabel("weeks from the touch (0 = last reading before it)")
-    bottom.set_ylabel("difference, points")
+    bottom.set_xlabel(t("plots.event.xlabel"))
+    bottom.set_ylabel(t("plots.event.difference"))
     return bottom

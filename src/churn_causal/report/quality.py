@@ -6,6 +6,7 @@ of the health score at the start of the month.
 
 from __future__ import annotations
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -14,6 +15,29 @@ from lifelines import KaplanMeierFitter
 from churn_causal.data.contract import CSData
 from churn_causal.design.cohort import build_cohort
 from churn_causal.design.trials import TrialDesign
+from churn_causal.i18n import name, t
+from churn_causal.report.names import markdown
+
+
+def warnings_text(data: CSData) -> str:
+    """The validation's warnings as a list for readers (Markdown), or that there are none."""
+    lines = []
+    for w in data.warnings:
+        values = {k: name(v) if k == "touchpoint" else v for k, v in w.params.items()}
+        where = markdown(w.origin) + (
+            t("quality.warning.column", column=markdown(w.column)) if w.column else ""
+        )
+        lines.append(
+            "* "
+            + t(
+                "quality.warning.line",
+                where=where,
+                message=markdown(t(f"warning.{w.code}.message", **values)),
+                rows=t("quality.warning.rows", n=f"{w.count:,}") if w.count else "",
+                hint=t(f"warning.{w.code}.hint"),
+            )
+        )
+    return "\n".join(lines) or t("quality.warning.none")
 
 
 def _tenure(data: CSData) -> tuple[pd.Series, pd.Series]:
@@ -33,10 +57,10 @@ def population(data: CSData) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "customers": g.size(),
-            "share on annual contracts": g["annual"].mean().round(2),
-            "median seats": g["seats"].median(),
-            "median MRR": g["mrr"].median().round(0),
-            "churned by the end of data": g["churned"].mean().round(3),
+            "annual": g["annual"].mean().round(2),
+            "seats": g["seats"].median(),
+            "mrr": g["mrr"].median().round(0),
+            "churned": g["churned"].mean().round(3),
         }
     )
     out.loc["all"] = [
@@ -46,7 +70,9 @@ def population(data: CSData) -> pd.DataFrame:
         round(c["mrr"].median()),
         round(c["churned"].mean(), 3),
     ]
-    return out.astype({"customers": int, "median seats": int, "median MRR": int})
+    out = out.astype({"customers": int, "seats": int, "mrr": int})
+    out.index = pd.Index([name(x) for x in out.index], name=t("col.tier"))
+    return out.rename(columns={k: t(f"quality.col.{k}") for k in out.columns})
 
 
 def plot_churn_by_tier(data: CSData, ax: plt.Axes | None = None) -> plt.Axes:
@@ -54,10 +80,10 @@ def plot_churn_by_tier(data: CSData, ax: plt.Axes | None = None) -> plt.Axes:
     ax = ax or plt.subplots(figsize=(8, 4.5))[1]
     days, churned = _tenure(data)
     for tier, rows in data.customers.groupby("tier", observed=True).groups.items():
-        KaplanMeierFitter(label=str(tier)).fit(days[rows] / 30.4375, churned[rows]).plot(ax=ax)
-    ax.set_xlabel("months since contract start")
-    ax.set_ylabel("share of customers retained")
-    ax.set_title("Retention by tier (Kaplan-Meier; annual contracts leave at renewals)")
+        KaplanMeierFitter(label=name(tier)).fit(days[rows] / 30.4375, churned[rows]).plot(ax=ax)
+    ax.set_xlabel(t("quality.churn.xlabel"))
+    ax.set_ylabel(t("plots.retained"))
+    ax.set_title(t("quality.churn.title"))
     ax.grid(alpha=0.3)
     return ax
 
@@ -72,8 +98,8 @@ def plot_early_health(data: CSData, ax: plt.Axes | None = None) -> plt.Axes:
     days, churned = _tenure(data)
     days.index = churned.index = data.customers["customer_id"]
     groups = {
-        "churned within 12 months": churned & (days < 365),
-        "retained 12 months or more": days >= 365,
+        t("quality.health.churned"): churned & (days < 365),
+        t("quality.health.retained"): days >= 365,
     }
     bins = np.linspace(0, 100, 41)
     for label, mask in groups.items():
@@ -84,10 +110,10 @@ def plot_early_health(data: CSData, ax: plt.Axes | None = None) -> plt.Axes:
             density=True,
             label=label,
         )
-    ax.set_xlabel("mean health score in the first six months")
-    ax.set_ylabel("density")
+    ax.set_xlabel(t("quality.health.xlabel"))
+    ax.set_ylabel(t("plots.density"))
     ax.legend()
-    ax.set_title("Early health separates later churners")
+    ax.set_title(t("quality.health.title"))
     return ax
 
 
@@ -99,15 +125,18 @@ def plot_uptake_over_time(data: CSData, ax: plt.Axes | None = None) -> plt.Axes:
     start = c["start_date"].dt.to_period("M").to_numpy()
     stop = c["churn_date"].fillna(data.data_end + pd.Timedelta(days=1)).dt.to_period("M")
     active = pd.Series([((start <= m) & (stop.to_numpy() > m)).sum() for m in months], index=months)
-    t = data.touches
-    counts = pd.crosstab(t["date"].dt.to_period("M"), t["touchpoint"])
+    touches = data.touches
+    counts = pd.crosstab(touches["date"].dt.to_period("M"), touches["touchpoint"])
     rate = 100 * counts.reindex(months, fill_value=0).div(active.replace(0, np.nan), axis=0)
     rate.index = rate.index.to_timestamp()
-    rate.plot(ax=ax)
-    ax.legend(title="touchpoint", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.set_xlabel("calendar month")
-    ax.set_ylabel("events per 100 active customers")
-    ax.set_title("Touchpoint uptake over time")
+    for tp in rate.columns:
+        ax.plot(rate.index, rate[tp], label=name(tp))
+    ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 7)))  # half-years: room to read
+    ax.xaxis.set_major_formatter(mdates.DateFormatter(t("quality.uptake.month_format")))
+    ax.legend(title=t("col.touchpoint"), loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_xlabel(t("quality.uptake.xlabel"))
+    ax.set_ylabel(t("quality.uptake.ylabel"))
+    ax.set_title(t("quality.uptake.title"))
     ax.grid(alpha=0.3)
     return ax
 
@@ -118,9 +147,9 @@ def uptake_by_health_decile(data: CSData, design: TrialDesign | None = None) -> 
     for tp in data.touchpoints:
         c = build_cohort(data, tp, design)
         decile = pd.qcut(c["score"], 10, labels=range(1, 11))
-        out[tp] = c.groupby(decile, observed=True)["treated"].mean()
+        out[name(tp)] = c.groupby(decile, observed=True)["treated"].mean()
     table = pd.DataFrame(out)
-    table.index.name = "health decile at the month's start (1 = lowest)"
+    table.index.name = t("quality.decile")
     return table
 
 
@@ -128,7 +157,7 @@ def plot_uptake_by_health(table: pd.DataFrame, ax: plt.Axes | None = None) -> pl
     ax = ax or plt.subplots(figsize=(8, 4))[1]
     (100 * table).plot(ax=ax, marker="o")
     ax.set_xlabel(table.index.name)
-    ax.set_ylabel("% of customer-months with the touchpoint")
-    ax.set_title("Who takes up what: the selection bias before any model")
+    ax.set_ylabel(t("quality.selection.ylabel"))
+    ax.set_title(t("quality.selection.title"))
     ax.grid(alpha=0.3)
     return ax

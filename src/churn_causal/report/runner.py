@@ -34,14 +34,16 @@ import nbformat
 from nbconvert import HTMLExporter
 from tqdm import tqdm
 
-from churn_causal import parallel
+from churn_causal import i18n, parallel
 from churn_causal.data.load import load
 from churn_causal.data.snapshot import write_snapshot
 from churn_causal.design.trials import TrialDesign
+from churn_causal.i18n import name, t
 from churn_causal.report import history
 from churn_causal.report.config import RunConfig
 from churn_causal.report.manifest import environment, fingerprint, git_state
 from churn_causal.report.names import file_stem
+from churn_causal.report.reader import JAPANESE_FONTS
 
 log = logging.getLogger(__name__)
 TOUCHPOINT_NOTEBOOK = "touchpoint_report.ipynb"
@@ -93,10 +95,11 @@ def notebooks_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "notebooks"
 
 
-def export_html(notebook: Path, target: Path, title: str) -> None:
+def export_html(notebook: Path, target: Path, title: str, language: str = "en") -> None:
     """Notebook to HTML without code cells or stderr, with images inline and no external
-    scripts."""
+    scripts, its ``lang`` the report's language."""
     exporter = HTMLExporter(
+        language_code=language,
         template_name="offline",
         extra_template_basedirs=[str(resources.files("churn_causal.report") / "templates")],
         exclude_input=True,
@@ -111,9 +114,11 @@ def export_html(notebook: Path, target: Path, title: str) -> None:
             cell.outputs = [
                 o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")
             ]
-    body, _ = exporter.from_notebook_node(
-        nb, resources={"content_security_policy": CONTENT_SECURITY_POLICY}
-    )
+    page = {
+        "content_security_policy": CONTENT_SECURITY_POLICY,
+        "japanese_fonts": JAPANESE_FONTS if language == "ja" else "",
+    }
+    body, _ = exporter.from_notebook_node(nb, resources=page)
     target.write_text(body, encoding="utf-8")
 
 
@@ -142,7 +147,7 @@ def run_job(spec_path: str) -> int:
             "error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1][:500]}",
         }
     if out.exists():
-        export_html(out, staging / f"{name}.html", spec["title"])
+        export_html(out, staging / f"{name}.html", spec["title"], spec["language"])
     (staging / f"{name}.status.json").write_text(json.dumps(status))
     return 0 if status["status"] == "ok" else 1
 
@@ -161,6 +166,7 @@ def _start(run: NotebookRun, source: Path, staging: Path, threads: int) -> _Job:
             {
                 "name": run.name,
                 "title": run.title,
+                "language": run.parameters["language"],
                 "source": str(source),
                 "staging": str(staging),
                 "parameters": run.parameters,
@@ -197,7 +203,7 @@ def _finish(job: _Job, staging: Path) -> None:
     else:
         tail = (job.proc.stderr.read() if job.proc.stderr else "").strip().splitlines()[-1:]
         run.status = "failed"
-        run.error = f"the notebook process ended with code {job.proc.returncode}: " + " ".join(tail)
+        run.error = t("index.process_ended", code=job.proc.returncode, tail=" ".join(tail))
     (staging / f".{run.name}.job.json").unlink(missing_ok=True)
     if run.status == "failed":
         log.error("%s failed: %s", run.name, run.error)
@@ -242,6 +248,8 @@ def _plan(
         "columns": cfg.columns,
         "encoding": cfg.encoding,
         "snapshot": str(staging / SNAPSHOT),  # the data validated once, for every notebook
+        "language": cfg.language,
+        "labels": cfg.labels,
     }
     analysis = {
         "seed": cfg.seed,
@@ -250,7 +258,7 @@ def _plan(
         "match_replace": cfg.match_replace,
         "controls_per_treated": cfg.controls_per_treated,
     }
-    first = [NotebookRun("data-quality", "Data quality", QUALITY_NOTEBOOK, common)]
+    first = [NotebookRun("data-quality", t("title.quality"), QUALITY_NOTEBOOK, common)]
     # Longest first: weekly trials have 4.4x the rows of monthly ones.
     weekly_first = sorted(designs, key=lambda tp: designs[tp].unit != "week")
     for tp in weekly_first:
@@ -270,13 +278,18 @@ def _plan(
             "customers_path": str(staging / f"customers-{stem}.csv"),
         }
         first.append(
-            NotebookRun(f"touchpoint-{stem}", f"Touchpoint: {tp}", TOUCHPOINT_NOTEBOOK, params)
+            NotebookRun(
+                f"touchpoint-{stem}",
+                t("title.touchpoint", touchpoint=name(tp)),
+                TOUCHPOINT_NOTEBOOK,
+                params,
+            )
         )
     summary = {**common, "results_dir": str(staging)}
     second = [
         NotebookRun(
             "executive-summary",
-            "What customer-success touchpoints do to churn",
+            t("title.executive"),
             EXECUTIVE_NOTEBOOK,
             {
                 **summary,
@@ -287,10 +300,13 @@ def _plan(
         )
     ]
     if (source / "truth.json").exists():
-        truth = {"data_source": str(source), "results_dir": str(staging)}
-        second.append(
-            NotebookRun("validation", "Validation against the truth", VALIDATION_NOTEBOOK, truth)
-        )
+        truth = {
+            "data_source": str(source),
+            "results_dir": str(staging),
+            "language": cfg.language,
+            "labels": cfg.labels,
+        }
+        second.append(NotebookRun("validation", t("title.validation"), VALIDATION_NOTEBOOK, truth))
     return first, second
 
 
@@ -305,6 +321,7 @@ def run_report(cfg: RunConfig, run_id: str | None = None) -> RunResult:
     source, out_dir = Path(cfg.source).resolve(), Path(cfg.out_dir)
     # every problem at once, before any run
     data = load(source, cfg.columns, cfg.touchpoints, cfg.encoding)
+    i18n.use(cfg.language, cfg.labels)  # the pages' titles and the index
     touchpoints = cfg.touchpoints or data.touchpoints
     designs = cfg.designs(touchpoints)
     cfg.check_scenarios(touchpoints, list(data.customers.columns))
@@ -350,6 +367,8 @@ def run_report(cfg: RunConfig, run_id: str | None = None) -> RunResult:
                 "data": source.name,
                 "columns": cfg.columns,
                 "encoding": cfg.encoding,
+                "language": cfg.language,
+                "labels": cfg.labels,
             },
             "data_fingerprint": fingerprint(source),
             # the typed tables every notebook read; removed once the run is published
@@ -403,29 +422,33 @@ def _index_html(result: RunResult, data_label: str) -> str:
 
     rows = "\n".join(
         f"<tr><td>{html.escape(r.title)}</td>"
-        f"<td class='{r.status}'>{r.status}</td><td>{r.seconds:.0f} s</td>"
-        f"<td><a href='{link(r.html)}'>report</a> · "
-        f"<a href='{link(r.name)}.ipynb'>notebook</a></td>"
+        f"<td class='{r.status}'>{t(f'index.{r.status}')}</td>"
+        f"<td>{t('index.seconds', seconds=f'{r.seconds:.0f}')}</td>"
+        f"<td><a href='{link(r.html)}'>{t('index.report')}</a> · "
+        f"<a href='{link(r.name)}.ipynb'>{t('index.notebook')}</a></td>"
         f"<td>{html.escape(r.error or '')}</td></tr>"
         for r in result.runs
     )
+    ok = sum(r.status == "ok" for r in result.runs)
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{i18n.language()}"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">
-<title>churn-causal reports {html.escape(result.run_id)}</title>
+<title>{t("index.title", run_id=html.escape(result.run_id))}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }}
+body {{ font-family: system-ui, sans-serif, {JAPANESE_FONTS}; margin: 2rem auto;
+       max-width: 60rem; color: #222; }}
 table {{ border-collapse: collapse; width: 100%; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: .4rem .6rem; text-align: left; }}
 .ok {{ color: #176b2c; font-weight: bold; }} .failed {{ color: #b00020; font-weight: bold; }}
 .lead {{ font-size: 1.2rem; }}
 </style></head><body>
-<h1>What customer-success touchpoints do to churn</h1>
-<p class="lead">Start with the <a href="executive-summary.html">executive summary</a>.</p>
-<p>Run <code>{html.escape(result.run_id)}</code> on data <code>{html.escape(data_label)}</code>.
-{sum(r.status == "ok" for r in result.runs)} of {len(result.runs)} reports succeeded.
-Details of the run: <a href="manifest.json">manifest.json</a>.</p>
-<table><tr><th>report</th><th>status</th><th>time</th><th></th><th>error</th></tr>
+<h1>{t("title.executive")}</h1>
+<p class="lead">{t("index.start")}</p>
+<p>{t("index.run", run_id=html.escape(result.run_id), data=html.escape(data_label))}
+{t("index.succeeded", ok=ok, total=len(result.runs))}
+{t("index.details")}</p>
+<table><tr><th>{t("index.col.report")}</th><th>{t("index.col.status")}</th>
+<th>{t("index.col.time")}</th><th></th><th>{t("index.col.error")}</th></tr>
 {rows}
 </table></body></html>
 """

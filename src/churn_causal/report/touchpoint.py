@@ -20,8 +20,9 @@ from churn_causal.design.cohort import ONBOARDING_DAYS, build_cohort
 from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.scenarios import FOLLOW_UP_MONTHS, Period, Scenario
 from churn_causal.design.trials import TrialDesign, period_start_day, resolve_design
+from churn_causal.i18n import interval, name, t
 from churn_causal.report.names import markdown
-from churn_causal.report.plots import NAMES
+from churn_causal.report.plots import method_name
 from churn_causal.report.whatif import programme_value_of
 from churn_causal.sim.truth import truth_by_phase, truth_for
 from churn_causal.value.business import Business
@@ -38,7 +39,12 @@ def load_truth(data_source: str | Path) -> dict | None:
 
 def pp(x: float) -> str:
     """A risk difference in percentage points, signed."""
-    return f"{100 * x:+.1f} pp"
+    return t("tp.pp", value=f"{100 * x:+.1f}")
+
+
+def ci_pp(d: dict[str, float], digits: int = 2) -> str:
+    """A risk difference's 95% interval in percentage points, signed."""
+    return interval(f"{100 * d['ci_low']:+.{digits}f}", f"{100 * d['ci_high']:+.{digits}f}")
 
 
 class TouchpointAnalysis:
@@ -217,20 +223,20 @@ class TouchpointAnalysis:
     def cohort_summary(self) -> pd.DataFrame:
         c, r, unit = self.cohort_, self.result_, self.design.unit
         rows = {
-            f"customer-{unit}s (trials x customers)": len(c),
-            "customers": c["customer_id"].nunique(),
-            f"treated customer-{unit}s": int(c["treated"].sum()),
-            f"untreated customer-{unit}s": c.attrs.get("sampling", {}).get(
+            t(f"tp.cohort.{unit}.rows"): len(c),
+            t("tp.cohort.customers"): c["customer_id"].nunique(),
+            t(f"tp.cohort.{unit}.treated"): int(c["treated"].sum()),
+            t(f"tp.cohort.{unit}.untreated"): c.attrs.get("sampling", {}).get(
                 "untreated_rows", int((~c["treated"]).sum())
             ),
-            f"untreated customer-{unit}s sampled (weighted)": int((~c["treated"]).sum()),
-            f"churned inside the treatment {unit} (left out)": c.attrs["churned_in_window"],
-            "left out for missing baseline health": len(c) - sum(r["n"].values()),
-            f"treated customer-{unit}s matched": round(
+            t(f"tp.cohort.{unit}.sampled"): int((~c["treated"]).sum()),
+            t(f"tp.cohort.{unit}.churned_in_window"): c.attrs["churned_in_window"],
+            t("tp.cohort.missing_health"): len(c) - sum(r["n"].values()),
+            t(f"tp.cohort.{unit}.matched"): round(
                 r["diagnostics"].get("matched_fraction", 0) * r["n"]["treated"]
             ),
         }
-        return pd.DataFrame({"count": rows})
+        return pd.DataFrame({t("col.count"): rows})
 
     def summary(self, truth: dict | None = None) -> pd.DataFrame:
         """Every method's effect: churn risk (pp), retention (days) and hazard ratio."""
@@ -238,35 +244,35 @@ class TouchpointAnalysis:
         for method, scales in self.result_["methods"].items():
             rd = scales["risk_difference"]
             row = {
-                "method": NAMES[method],
-                "effect on churn (pp)": round(100 * rd["estimate"], 2),
-                "95% CI (pp)": f"{100 * rd['ci_low']:+.2f} to {100 * rd['ci_high']:+.2f}",
-                "extra days retained": round(scales["rmst_difference"]["estimate"], 1)
+                t("col.method"): method_name(method),
+                t("tp.col.effect_pp"): round(100 * rd["estimate"], 2),
+                t("col.ci_pp"): ci_pp(rd),
+                t("tp.col.extra_days"): round(scales["rmst_difference"]["estimate"], 1)
                 if "rmst_difference" in scales
                 else None,
-                "hazard ratio": round(scales["hazard_ratio"]["estimate"], 2)
+                t("tp.col.hazard_ratio"): round(scales["hazard_ratio"]["estimate"], 2)
                 if "hazard_ratio" in scales
                 else None,
             }
-            t = self.true_effects(truth)
-            if t is not None:
+            true = self.true_effects(truth)
+            if true is not None:
                 # The naive row's target is the naive contrast itself; the others' the ATT.
                 key = "naive_risk_difference" if method == "naive" else "att_risk_difference"
-                row["simulator truth (pp)"] = round(100 * t[key], 2)
+                row[t("col.truth_pp")] = round(100 * true[key], 2)
             rows.append(row)
-        return pd.DataFrame(rows).set_index("method")
+        return pd.DataFrame(rows).set_index(t("col.method"))
 
     def by_tier(self, truth: dict | None = None) -> pd.DataFrame:
         """The primary method per tier, EconML's conditional effect beside it (and the truth)."""
-        t = self.true_effects(truth)
+        true = self.true_effects(truth)
         cate = (self.result_.get("cate") or {}).get("by", {})
         parts = self.result_.get("by", {})
-        return self._strata_table(parts, "tier", t["by_tier"] if t else None, cate)
+        return self._strata_table(parts, "tier", true["by_tier"] if true else None, cate)
 
     def by_phase(self, truth: dict | None = None) -> pd.DataFrame:
         """The matched estimate in onboarding-phase trials and in adoption-phase ones."""
-        t = self.true_effects(truth)
-        true = truth_by_phase(t, self.design, ONBOARDING_DAYS) if t else None
+        effects = self.true_effects(truth)
+        true = truth_by_phase(effects, self.design, ONBOARDING_DAYS) if effects else None
         return self._strata_table(self.phase_, "phase", true, method="match")
 
     def _strata_table(
@@ -280,29 +286,29 @@ class TouchpointAnalysis:
         method = method or self.primary
         rows = []
         for level, part in parts.items():
-            row: dict[str, Any] = {label: level}
+            row: dict[str, Any] = {t(f"col.{label}"): name(level)}
             if "error" in part:
-                row["note"] = part["error"]
+                row[t("col.note")] = t("tp.level_error", why=part["error"])
             else:
                 rd = part["methods"][method]["risk_difference"]
                 row.update(
                     {
-                        "treated": part["n"]["treated"],
-                        f"{NAMES[method]} (pp)": round(100 * rd["estimate"], 2),
-                        "95% CI (pp)": f"{100 * rd['ci_low']:+.2f} to {100 * rd['ci_high']:+.2f}",
-                        "verdict": part["verdict"]["level"],
+                        t("col.treated"): part["n"]["treated"],
+                        t("tp.col.method_pp", method=method_name(method)): round(
+                            100 * rd["estimate"], 2
+                        ),
+                        t("col.ci_pp"): ci_pp(rd),
+                        t("exec.col.verdict"): t(f"verdict.level.{part['verdict']['level']}"),
                     }
                 )
             if cate and level in cate:
-                row[f"EconML, all customers of the {label} (pp)"] = round(
-                    100 * cate[level]["estimate"], 2
-                )
+                row[t(f"tp.col.econml_{label}")] = round(100 * cate[level]["estimate"], 2)
             if truth is not None:
-                row["simulator truth (pp)"] = round(
+                row[t("col.truth_pp")] = round(
                     100 * truth.get(level, {}).get("att_risk_difference", float("nan")), 2
                 )
             rows.append(row)
-        return pd.DataFrame(rows).set_index(label)
+        return pd.DataFrame(rows).set_index(t(f"col.{label}"))
 
     def true_effects(self, truth: dict | None) -> dict | None:
         """The simulator's truth for this touchpoint under this design, if it has one."""
@@ -318,59 +324,52 @@ class TouchpointAnalysis:
         table[["new_effect", "expected", "tolerance"]] = (
             100 * table[["new_effect", "expected", "tolerance"]].astype(float)
         ).round(2)
-        return table.rename(
-            columns={
-                "new_effect": "refuted effect (pp)",
-                "expected": "should be (pp)",
-                "tolerance": "within (pp)",
-            }
-        )
+        table["passed"] = [t(f"common.{bool(x)}") for x in table["passed"]]
+        table.index = [t(f"tp.refuter.{r}") for r in table.index]
+        keys = ("new_effect", "expected", "tolerance", "p_value", "passed")
+        return table.rename(columns={k: t(f"tp.refutation.{k}") for k in keys})
 
     def headline(self) -> str:
         """One plain sentence on the primary estimate and what selection did to the naive one."""
         m, n = self.effect(), self.effect("naive")
         months = self.design.horizon_days / 365 * 12
-        verb = (
-            "lowers"
-            if m["ci_high"] < 0
-            else "raises"
-            if m["ci_low"] > 0
-            else ("has no clear effect on")
-        )
-        return (
-            f"Compared with similar customers in the same {self.design.unit} of tenure, a "
-            f"{self.touchpoint} "
-            f"{verb} the chance of churning within {months:.0f} months: "
-            f"{pp(m['estimate'])} (95% CI {pp(m['ci_low'])} to {pp(m['ci_high'])}). "
-            f"The plain comparison says {pp(n['estimate'])}; the gap of "
-            f"{abs(100 * (n['estimate'] - m['estimate'])):.1f} percentage points is selection, "
-            f"not effect. Reliability: {self.result_['verdict']['level']}."
+        verb = "lowers" if m["ci_high"] < 0 else "raises" if m["ci_low"] > 0 else "unclear"
+        return t(
+            f"tp.headline.{verb}",
+            unit=t(f"tp.unit.{self.design.unit}"),
+            touchpoint=name(self.touchpoint),
+            months=f"{months:.0f}",
+            effect=pp(m["estimate"]),
+            low=pp(m["ci_low"]),
+            high=pp(m["ci_high"]),
+            plain=pp(n["estimate"]),
+            gap=f"{abs(100 * (n['estimate'] - m['estimate'])):.1f}",
+            verdict=t(f"verdict.level.{self.result_['verdict']['level']}"),
         )
 
     def verdict_note(self) -> str:
         v, ev = self.result_["verdict"], self.result_.get("e_value")
-        lines = [f"**Verdict: {v['level']}** (from the {NAMES[v['method']]} estimate)."]
+        level = t(f"verdict.level.{v['level']}")
+        lines = [t("tp.verdict", level=level, method=method_name(v["method"]))]
         lines += [f"* {markdown(reason)}" for reason in v["reasons"]]
         if ev:
-            lines.append(
-                f"* E-value {ev['point']:.2f}: an unmeasured confounder would need a "
-                f"risk ratio of {ev['point']:.2f} with both uptake and churn to explain "
-                "the effect away."
-            )
+            lines.append("* " + t("tp.e_value", value=f"{ev['point']:.2f}"))
         return "\n".join(lines)
 
     def truth_note(self, truth: dict | None) -> str:
         """How far each estimate is from the simulator's exact truth (simulated data only)."""
         if truth is None:
-            return "No truth.json beside the data: real data, so no ground truth to compare with."
+            return t("tp.truth.none")
         true = self.true_effects(truth)
         if true is None:
-            return "The simulator wrote no truth for this design, so there is none to compare with."
-        t = true["att_risk_difference"]
+            return t("tp.truth.no_design")
+        effect = true["att_risk_difference"]
         m, n = self.effect(), self.effect("naive")
-        covered = "covers" if m["ci_low"] <= t <= m["ci_high"] else "misses"
-        return (
-            f"Simulated data: the true effect is {pp(t)}. The {NAMES[self.primary]} estimate is "
-            f"off by {100 * (m['estimate'] - t):+.2f} pp and its 95% CI {covered} the truth; the "
-            f"naive estimate is off by {100 * (n['estimate'] - t):+.2f} pp."
+        covered = m["ci_low"] <= effect <= m["ci_high"]
+        return t(
+            "tp.truth.covers" if covered else "tp.truth.misses",
+            truth=pp(effect),
+            method=method_name(self.primary),
+            off=f"{100 * (m['estimate'] - effect):+.2f}",
+            naive_off=f"{100 * (n['estimate'] - effect):+.2f}",
         )

@@ -10,6 +10,7 @@ import pandas as pd
 from churn_causal.causal.uptake import UptakeScenarios
 from churn_causal.data.contract import CSData
 from churn_causal.design.scenarios import NONE, Period, Scenario, programme_scenarios
+from churn_causal.i18n import currency_unit, interval, name, t
 from churn_causal.value.business import Business
 from churn_causal.value.programme import programme_value, scenario_value
 
@@ -78,12 +79,25 @@ def programme_and_scenarios(
 def _ci(d: dict[str, float] | None, fmt: str = "{:,.0f}") -> str:
     if not d:
         return ""
-    return f"{fmt.format(d['estimate'])} ({fmt.format(d['ci_low'])} to {fmt.format(d['ci_high'])})"
+    ci = interval(fmt.format(d["ci_low"]), fmt.format(d["ci_high"]))
+    return f"{fmt.format(d['estimate'])} ({ci})"
 
 
 def negated(d: dict[str, float]) -> dict[str, float]:
     """An interval of minus the quantity (churn prevented as a change in churn)."""
     return {"estimate": -d["estimate"], "ci_low": -d["ci_high"], "ci_high": -d["ci_low"]}
+
+
+def _money_columns(change: dict[str, Any], currency: str) -> dict[str, str]:
+    """A change's churn, customer-months, gross profit, cost and net, each with its CI."""
+    return {
+        t("exec.col.churn_customers"): _ci(change["churned"]),
+        t("exec.col.customer_months"): _ci(change["customer_months"]),
+        **{
+            f"{t(f'exec.col.{k}')} ({currency_unit(currency)})": _ci(change.get(k))
+            for k in ("gross_profit", "cost", "net")
+        },
+    }
 
 
 def whatif_table(results: dict[str, dict[str, Any]], currency: str) -> pd.DataFrame:
@@ -93,47 +107,43 @@ def whatif_table(results: dict[str, dict[str, Any]], currency: str) -> pd.DataFr
     rows = []
     for tp, r in results.items():
         if "error" in r:
-            rows.append({"touchpoint": tp, "what": "programme", "note": r["error"]})
+            rows.append({"touchpoint": tp, "what": t("whatif.cli.programme"), "note": r["error"]})
             continue
         p = r["programme"]["all"]
-        row = {"touchpoint": tp, "what": f"the programme as it is, against {p['against']} of it"}
+        against = t(f"exec.against.{p['against'] or 'unknown'}")
+        row = {"touchpoint": tp, "what": t("whatif.cli.as_it_is_against", against=against)}
         if p["reliable"]:
             v = p["value"]
             row |= {
-                "churn (customers)": _ci(negated(v["churn_prevented"])),
-                "customer-months": _ci(v["customer_months"]),
-                f"gross profit ({currency})": _ci(v["gross_profit"]),
-                f"cost ({currency})": _ci(v.get("cost")),
-                f"net ({currency})": _ci(v.get("net")),
+                **_money_columns({**v, "churned": negated(v["churn_prevented"])}, currency),
             }
         else:
-            row |= {"what": "the programme as it is", "note": f"not reported: {p['why']}"}
+            row |= {
+                "what": t("whatif.cli.as_it_is"),
+                "note": t("whatif.cli.not_reported", why=p["why"]),
+            }
         rows.append(row)
-        for name, s in r["scenarios"].items():
+        for scenario, s in r["scenarios"].items():
             g = s["groups"].get("segment", s["groups"]["all"])
-            row = {"touchpoint": tp, "what": f"{name}: {s['description']}"}
+            row = {"touchpoint": tp, "what": f"{scenario}: {s['description']}"}
             if g["reliable"]:
                 c = g["change"]
                 row |= {
-                    "churn (customers)": _ci(c["churned"]),
-                    "customer-months": _ci(c["customer_months"]),
-                    f"gross profit ({currency})": _ci(c["gross_profit"]),
-                    f"cost ({currency})": _ci(c.get("cost")),
-                    f"net ({currency})": _ci(c.get("net")),
+                    **_money_columns(c, currency),
                 }
             else:
-                row["note"] = f"not reported: {g['reason']}"
+                row["note"] = t("whatif.cli.not_reported", why=g["reason"])
             rows.append(row)
     return pd.DataFrame(rows).set_index(["touchpoint", "what"]).fillna("")
 
 
-def _true_change(truth: dict | None, touchpoint: str, name: str, group: str) -> dict | None:
-    """The simulator's exact change of scenario ``name`` in ``group`` (scenario minus as
+def _true_change(truth: dict | None, touchpoint: str, scenario: str, group: str) -> dict | None:
+    """The simulator's exact change of scenario ``scenario`` in ``group`` (scenario minus as
     now), or None without one."""
-    t = ((truth or {}).get("scenarios", {}).get(touchpoint) or {}).get(name)
-    if not t or group not in t["natural"]:
+    true = ((truth or {}).get("scenarios", {}).get(touchpoint) or {}).get(scenario)
+    if not true or group not in true["natural"]:
         return None
-    nat, chg = t["natural"][group], t["changed"][group]
+    nat, chg = true["natural"][group], true["changed"][group]
     return {k: chg[k] - nat[k] for k in nat}
 
 
@@ -146,26 +156,29 @@ def programme_detail(record: dict[str, Any], truth: dict | None = None) -> pd.Da
     tp, margin = record["touchpoint"], p["gross_margin"]
     rows = []
     for group, v in p["programme"].items():
-        row: dict[str, Any] = {"group": group, "compared with": v["against"] or "-"}
+        row: dict[str, Any] = {
+            t("col.group"): name(group),
+            t("exec.col.compared_with"): t(f"whatif.against.{v['against'] or 'unknown'}"),
+        }
         against = v["against"] or "half"
         ess = p["contrasts"][against]
         tier_ess = ess["ess_share_by_tier_min"].get(group)
-        row["effective sample"] = _share(tier_ess if group != "all" else ess["ess_share_min"])
+        row[t("whatif.col.ess")] = _share(tier_ess if group != "all" else ess["ess_share_min"])
         if v["reliable"]:
             value = v["value"]
             row |= {
-                "churn prevented": _ci(value["churn_prevented"]),
-                "gross profit kept": _ci(value["gross_profit"]),
-                "net": _ci(value.get("net")),
+                t("exec.col.churn_prevented"): _ci(value["churn_prevented"]),
+                t("exec.col.gross_profit_kept"): _ci(value["gross_profit"]),
+                t("exec.col.net"): _ci(value.get("net")),
             }
             true = _true_change(truth, tp, v["against"], group)
             if true is not None:
-                row["truth: churn prevented"] = f"{true['churned']:,.0f}"
-                row["truth: gross profit kept"] = f"{-margin * true['revenue']:,.0f}"
+                row[t("whatif.col.truth_churn_prevented")] = f"{true['churned']:,.0f}"
+                row[t("whatif.col.truth_gross_profit_kept")] = f"{-margin * true['revenue']:,.0f}"
         else:
-            row["note"] = v["why"]
+            row[t("col.note")] = v["why"]
         rows.append(row)
-    return pd.DataFrame(rows).set_index("group").fillna("")
+    return pd.DataFrame(rows).set_index(t("col.group")).fillna("")
 
 
 def scenario_detail(record: dict[str, Any], truth: dict | None = None) -> pd.DataFrame:
@@ -174,31 +187,33 @@ def scenario_detail(record: dict[str, Any], truth: dict | None = None) -> pd.Dat
     p = record["programme"]
     tp, margin = record["touchpoint"], p["gross_margin"]
     rows = []
-    for name, sc in p["scenarios"].items():
+    for scenario, sc in p["scenarios"].items():
         for group, g in sc["groups"].items():
-            row: dict[str, Any] = {"scenario": name, "group": group}
+            row: dict[str, Any] = {
+                t("col.scenario"): scenario,
+                t("col.group"): t("whatif.segment") if group == "segment" else name(group),
+            }
             if group in sc["ess_share_by_tier_min"]:
-                row["effective sample"] = _share(sc["ess_share_by_tier_min"][group])
+                row[t("whatif.col.ess")] = _share(sc["ess_share_by_tier_min"][group])
             else:
-                row["effective sample"] = _share(sc["ess_share_min"])
+                row[t("whatif.col.ess")] = _share(sc["ess_share_min"])
             if g["reliable"]:
                 c = g["change"]
                 row |= {
-                    "churn (customers)": _ci(c["churned"]),
-                    "customer-months": _ci(c["customer_months"]),
-                    "gross profit": _ci(c["gross_profit"]),
-                    "net": _ci(c.get("net")),
+                    t("exec.col.churn_customers"): _ci(c["churned"]),
+                    t("exec.col.customer_months"): _ci(c["customer_months"]),
+                    t("exec.col.gross_profit"): _ci(c["gross_profit"]),
+                    t("exec.col.net"): _ci(c.get("net")),
                 }
-                true = _true_change(truth, tp, name, group)
+                true = _true_change(truth, tp, scenario, group)
                 if true is not None:
-                    row["truth: churn"] = f"{true['churned']:+,.0f}"
-                    row["truth: gross profit"] = f"{margin * true['revenue']:+,.0f}"
+                    row[t("whatif.col.truth_churn")] = f"{true['churned']:+,.0f}"
+                    row[t("whatif.col.truth_gross_profit")] = f"{margin * true['revenue']:+,.0f}"
             else:
-                row["note"] = g["reason"]
+                row[t("col.note")] = g["reason"]
             rows.append(row)
-    return (
-        pd.DataFrame(rows).set_index(["scenario", "group"]).fillna("") if rows else pd.DataFrame()
-    )
+    index = [t("col.scenario"), t("col.group")]
+    return pd.DataFrame(rows).set_index(index).fillna("") if rows else pd.DataFrame()
 
 
 def _share(x: float | None) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from churn_causal import i18n
 from churn_causal.data.contract import CSData
 
 
@@ -42,10 +43,12 @@ class Cost:
     def describe(self, currency: str) -> str:
         """In words, for the page: where the cost per event comes from."""
         if self.per_event is not None:
-            return f"{currency} {self.per_event:,.0f} per event"
-        return (
-            f"{self.hours_per_event:g} hours per event x {currency} {self.hourly_cost:,.0f} "
-            f"an hour = {currency} {self.per_event_amount:,.0f} per event"
+            return i18n.t("cost.per_event", amount=i18n.money(self.per_event, currency))
+        return i18n.t(
+            "cost.hours",
+            hours=f"{self.hours_per_event:g}",
+            hourly=i18n.money(self.hourly_cost, currency),
+            amount=i18n.money(self.per_event_amount, currency),
         )
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churn_causal import i18n
 from churn_causal.causal.cohort import cohort_estimator
 from churn_causal.causal.uplift import (
     Features,
@@ -97,10 +98,10 @@ class Budget:
 
     def describe(self, currency: str) -> str:
         if self.amount is not None:
-            return f"{currency} {self.amount:,.0f} a month"
+            return i18n.t("budget.amount", amount=i18n.money(self.amount, currency))
         if self.hours is not None:
-            return f"{self.hours:,.0f} CS hours a month"
-        return f"{self.touches:,.0f} touches a month"
+            return i18n.t("budget.hours", hours=f"{self.hours:,.0f}")
+        return i18n.t("budget.touches", touches=f"{self.touches:,.0f}")
 
 
 RULE_DEPTH = 2
@@ -254,16 +255,10 @@ class TargetingAnalysis:
             "customers_now": customers,
             "budget": None if self.budget is None else vars(self.budget),
             "budget_text": (
-                self.budget.describe(currency)
-                if self.budget
-                else "what the current practice spends"
+                self.budget.describe(currency) if self.budget else i18n.t("budget.current")
             ),
             "cost_per_touch": self.cost_,
-            "cost_text": (
-                cost.describe(currency)
-                if cost
-                else "no cost given: a touch is taken to cost nothing"
-            ),
+            "cost_text": (cost.describe(currency) if cost else i18n.t("cost.none")),
             "touches_per_period": self.touches_,
             "share": share,
             "current_share": current,
