@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from churn_causal import i18n
+from churn_causal.design.trials import TrialDesign
 from churn_causal.report import executive, history
 
 
@@ -11,7 +13,7 @@ def record(tp: str, effect: float) -> dict:
     rd = {"estimate": effect, "ci_low": effect - 0.01, "ci_high": effect + 0.01}
     return {
         "touchpoint": tp,
-        "design_text": "monthly trials",
+        "design": TrialDesign().to_dict(),
         "result": {
             "n": {"treated": 100, "control": 900},
             "verdict": {"method": "match", "level": "reliable"},
@@ -36,6 +38,12 @@ def test_runs_accumulate_oldest_first_and_a_rerun_replaces_its_rows(tmp_path):
     assert len(h) == 8  # 2 runs x 2 touchpoints x 2 methods, r2 not doubled
     assert h.loc[h["run_id"] == "r2", "estimate"].eq(-0.03).all()
     assert h["primary_method"].sum() == 4
+
+
+def test_the_history_words_a_design_the_same_in_every_language():
+    with i18n.using("ja"):
+        japanese = rows("r1", "2026-01-01T00:00:00+00:00", -0.01)
+    assert japanese["design"].str.startswith("monthly trials for months 1-18").all()
 
 
 def test_the_summary_shows_earlier_runs_and_this_one(tmp_path):

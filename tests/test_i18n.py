@@ -120,6 +120,7 @@ def test_no_notebook_writes_words_past_the_catalogue(notebook):
         (9_999, "JPY", "9,999円", "JPY 9,999"),
         (56_789, "JPY", "5.7万円", "JPY 56,789"),
         (100_000, "JPY", "10万円", "JPY 100,000"),
+        (99_999_999, "JPY", "1億円", "JPY 99,999,999"),
         (-4_560_000, "JPY", "-456万円", "JPY -4,560,000"),
         (1234.56, "JPY", "1,235円", "JPY 1,235"),
         (281_084_078, "EUR", "2.8億ユーロ", "EUR 281,084,078"),
@@ -140,6 +141,13 @@ def test_dates_are_written_the_readers_way():
     assert i18n.date("2025-12-31T00:00:00") == "2025年12月31日"
     i18n.use("en")
     assert i18n.date(dt.date(2026, 12, 1)) == "December 1, 2026"
+
+
+def test_a_language_used_for_a_block_is_left_behind_it():
+    i18n.use("en")
+    with i18n.using("ja"):
+        assert i18n.t("col.tier") == "ティア"
+    assert i18n.language() == "en" and i18n.t("col.tier") == "tier"
 
 
 def test_names_are_shown_by_the_labels_then_the_defaults_then_as_they_are():

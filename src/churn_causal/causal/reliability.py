@@ -107,7 +107,8 @@ def verdict(result: dict[str, Any]) -> dict[str, Any]:
             if not r["passed"]
         ]
         if failed:
-            mild.append(i18n.t("verdict.refutation_failed", failed=", ".join(failed)))
+            joined = i18n.t("common.comma").join(failed)
+            mild.append(i18n.t("verdict.refutation_failed", failed=joined))
         else:
             good.append(i18n.t("verdict.refutation_passed"))
     level = "unreliable" if bad else "caution" if mild else "reliable"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import string
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -97,6 +98,18 @@ def use(language: str = DEFAULT, labels: dict[str, dict[str, str]] | None = None
     return _reader
 
 
+@contextmanager
+def using(language: str = DEFAULT, labels: dict[str, dict[str, str]] | None = None):
+    """Speak ``language`` inside the block, and as before after it."""
+    global _reader
+    before = _reader
+    use(language, labels)
+    try:
+        yield _reader
+    finally:
+        _reader = before
+
+
 def language() -> str:
     return _reader.language
 
@@ -155,7 +168,7 @@ def _japanese_amount(x: float) -> str:
         return f"{sign}{a:,.0f}"
     if a < 100 * MAN:  # 12.3万: 万 with one decimal keeps three figures
         return f"{sign}{_trim(f'{a / MAN:,.1f}')}万"
-    if a < OKU:
+    if round(a / MAN) < OKU // MAN:  # 99,999,999 is 1億, not 10,000万
         return f"{sign}{a / MAN:,.0f}万"
     digits = 1 if a < 100 * OKU else 0
     return f"{sign}{_trim(f'{a / OKU:,.{digits}f}')}億"

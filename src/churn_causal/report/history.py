@@ -13,6 +13,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from churn_causal import i18n
+from churn_causal.design.trials import TrialDesign
+
 COLUMNS = {
     "run_id": "VARCHAR",
     "created_utc": "TIMESTAMP",
@@ -38,6 +41,8 @@ def rows_of(
     for tp, r in results.items():
         res = r["result"]
         primary = res["verdict"]["method"]
+        with i18n.using():  # the history is read by scripts: the same words in any run
+            design_text = TrialDesign.from_dict(r["design"]).describe()
         for method, scales in res["methods"].items():
             rd = scales.get("risk_difference")
             if rd is None:
@@ -48,7 +53,7 @@ def rows_of(
                     "created_utc": pd.Timestamp(created_utc).tz_localize(None),
                     "data_fingerprint": fingerprint,
                     "touchpoint": tp,
-                    "design": r["design_text"],
+                    "design": design_text,
                     "method": method,
                     "estimate": rd["estimate"],
                     "ci_low": rd["ci_low"],

@@ -33,11 +33,18 @@ def warnings_text(data: CSData) -> str:
                 "quality.warning.line",
                 where=where,
                 message=markdown(t(f"warning.{w.code}.message", **values)),
-                rows=t("quality.warning.rows", n=f"{w.count:,}") if w.count else "",
+                rows=_rows(w.count),
                 hint=t(f"warning.{w.code}.hint"),
             )
         )
     return "\n".join(lines) or t("quality.warning.none")
+
+
+def _rows(count: int) -> str:
+    """How many rows a warning flags, in words ("" for a whole file)."""
+    if not count:
+        return ""
+    return t("quality.warning.row") if count == 1 else t("quality.warning.rows", n=f"{count:,}")
 
 
 def _tenure(data: CSData) -> tuple[pd.Series, pd.Series]:
@@ -131,7 +138,7 @@ def plot_uptake_over_time(data: CSData, ax: plt.Axes | None = None) -> plt.Axes:
     rate.index = rate.index.to_timestamp()
     for tp in rate.columns:
         ax.plot(rate.index, rate[tp], label=name(tp))
-    ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 7)))  # half-years: room to read
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))  # room for each label
     ax.xaxis.set_major_formatter(mdates.DateFormatter(t("quality.uptake.month_format")))
     ax.legend(title=t("col.touchpoint"), loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_xlabel(t("quality.uptake.xlabel"))

@@ -311,17 +311,22 @@ def _plan(
 
 
 def run_report(cfg: RunConfig, run_id: str | None = None) -> RunResult:
-    """Validate the data, run the report notebooks on it and publish the run.
+    """Validate the data, run the report notebooks on it and publish the run, its pages'
+    titles, index and messages in the run's language.
 
     Raises ``DataError`` before anything is written when the data breaks the contract, and
     ``ConfigError`` when the config's scenarios do not fit the data.
     """
+    with i18n.using(cfg.language, cfg.labels):
+        return _run_report(cfg, run_id)
+
+
+def _run_report(cfg: RunConfig, run_id: str | None) -> RunResult:
     if cfg.source is None:
         raise ValueError("no data source: set RunConfig.source (data.source in the config)")
     source, out_dir = Path(cfg.source).resolve(), Path(cfg.out_dir)
     # every problem at once, before any run
     data = load(source, cfg.columns, cfg.touchpoints, cfg.encoding)
-    i18n.use(cfg.language, cfg.labels)  # the pages' titles and the index
     touchpoints = cfg.touchpoints or data.touchpoints
     designs = cfg.designs(touchpoints)
     cfg.check_scenarios(touchpoints, list(data.customers.columns))

@@ -31,7 +31,11 @@ def describe(d: dict[str, Any], truth: dict[str, Any] | None = None) -> str:
     tp, hl, es = markdown(name(d["touchpoint"])), d["half_life_days"], d["event_study"]
     lines = []
     if hl.get("estimable"):
-        upper = f"{hl['ci_high']:.0f}" if hl["ci_high"] is not None else t("wording.no_upper")
+        upper = (
+            t("wording.upper_days", days=f"{hl['ci_high']:.0f}")
+            if hl["ci_high"] is not None
+            else t("wording.no_upper")
+        )
         lines.append(
             t(
                 "wording.half_life",
