@@ -342,8 +342,11 @@ class TouchpointDynamics:
         late = cohort[start >= pre_days[-1]].copy(deep=False)  # already a copy: no second one
         if not late["treated"].any():
             raise ValueError(
-                f"the event study needs trials with {PRE_MONTHS} months of history before them "
-                f"and a {self.touchpoint} in them; this data has none"
+                i18n.t(
+                    "dynamics.no_history",
+                    months=PRE_MONTHS,
+                    touchpoint=i18n.name(self.touchpoint),
+                )
             )
         pre = health(
             late["customer_id"].to_numpy(), start[start >= pre_days[-1]][:, None] - pre_days

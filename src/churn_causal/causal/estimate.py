@@ -38,6 +38,7 @@ from scipy import sparse
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import roc_auc_score
 
+from churn_causal import i18n
 from churn_causal.causal.balance import Balance
 from churn_causal.causal.logit import Logit, float32_rows
 from churn_causal.causal.matching import MatchedSets, match_nearest, neighbour_variance
@@ -725,6 +726,8 @@ class EffectEstimator:
             try:
                 self._check_values(df.loc[rows, self._checked_columns])
                 part = data.subset(rows)
+                if part.t.all() or not part.t.any():  # nothing to compare with
+                    raise ValueError(i18n.t("estimate.one_arm"))
                 models = fitted.outcome_models
                 if models is not None:
                     models = (models[0][rows], models[1][rows])

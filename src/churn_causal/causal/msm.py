@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from churn_causal import i18n
 from churn_causal.causal.logit import Logit
 from churn_causal.causal.survival import bootstrap_interval
 from churn_causal.causal.uptake import OUTCOMES, UptakeScenarios
@@ -64,7 +65,9 @@ class IncrementalTouchEffect:
     def fit(self, data: CSData) -> IncrementalTouchEffect:
         pw = person_weeks(data, self.touchpoint, self.horizon_weeks)
         if not pw.rows["touched"].any():
-            raise ValueError(f"no customer has a {self.touchpoint} in the first year")
+            raise ValueError(
+                i18n.t("dynamics.none_first_year", touchpoint=i18n.name(self.touchpoint))
+            )
         fits = {
             name: UptakeScenarios([self.scenario], self.n_boot, self.seed, health=health).fit(
                 data, pw

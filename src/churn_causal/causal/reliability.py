@@ -91,7 +91,11 @@ def verdict(result: dict[str, Any]) -> dict[str, Any]:
         ea, eb = methods[a][primary_scale(methods[a])], methods[b][primary_scale(methods[b])]
         if abs(ea["estimate"] - eb["estimate"]) > 1.96 * math.hypot(ea["se"], eb["se"]):
             mild.append(
-                i18n.t("verdict.disagree", a=i18n.t(f"method.{a}"), b=i18n.t(f"method.{b}"))
+                i18n.t(
+                    "verdict.disagree",
+                    a=i18n.t(f"verdict.method.{a}"),
+                    b=i18n.t(f"verdict.method.{b}"),
+                )
             )
     ev = result.get("e_value")
     if ev and ev["ci_limit"] > 1:
@@ -102,7 +106,7 @@ def verdict(result: dict[str, Any]) -> dict[str, Any]:
     refutation = result.get("refutation")
     if refutation:
         failed = [
-            i18n.t(f"tp.refuter.{n}")
+            i18n.t(f"verdict.refuter.{n}")
             for n, r in refutation["refutation"].items()
             if not r["passed"]
         ]

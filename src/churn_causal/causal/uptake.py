@@ -99,10 +99,7 @@ class UptakeModel:
             del self.scale_
         a = pw.rows["touched"].to_numpy()[rows]
         if a.all() or not a.any():
-            raise ValueError(
-                f"every week or no week has a {pw.touchpoint} where the scenarios apply: "
-                "no model of its uptake can be fitted"
-            )
+            raise ValueError(i18n.t("uptake.no_model", touchpoint=i18n.name(pw.touchpoint)))
         x = self.design(pw, rows)
         self.logit_ = Logit(C=self.C).fit(x, a)
         p = self.logit_.predict_proba(x)[:, 1]
@@ -210,7 +207,7 @@ class UptakeScenarios:
                 calendar = any(s.period.kind == "calendar" for s in self.scenarios)
                 pw = person_weeks(data, self.touchpoint, None if calendar else max(tenure))
             if not pw.rows["touched"].any():
-                raise ValueError(f"no customer has a {self.touchpoint} in the data")
+                raise ValueError(i18n.t("uptake.none", touchpoint=i18n.name(self.touchpoint)))
             self.pw_ = pw
             columns = pw.customer_columns()
             self._segments = {s.name: s.in_segment(columns) for s in self.scenarios}
@@ -264,9 +261,12 @@ class UptakeScenarios:
         )
         if (share[:, end - 1] < MIN_COVERED).any():
             raise ValueError(
-                f"scenario '{s.name}': the data covers week {end} of tenure for too few "
-                f"customers (under {MIN_COVERED:.0%} of a tier and contract type) to follow "
-                "the window that far: shorten the follow-up or the period"
+                i18n.t(
+                    "uptake.not_covered",
+                    scenario=s.name,
+                    week=end,
+                    share=f"{MIN_COVERED:.0%}",
+                )
             )
         return 1.0 / share[self._strata[customer], np.minimum(week, end - 1)]
 
@@ -283,7 +283,7 @@ class UptakeScenarios:
             counted &= pw.from_start[customer]
         rows = np.flatnonzero(counted)
         if not len(rows):
-            raise ValueError(f"scenario '{s.name}': no customer-week of the data is in it")
+            raise ValueError(i18n.t("uptake.empty", scenario=s.name))
         start = s.window()[0]
         # each row's week of the window: tenure weeks, or 7-day steps of a calendar window
         in_window = week - start if s.period.kind == "tenure" else (day - start) // WEEK_DAYS
@@ -333,7 +333,7 @@ class UptakeScenarios:
         right)."""
         rows = counted & segment[customer]
         if not rows.any():
-            raise ValueError(f"scenario '{s.name}': no customer-week of the data is in it")
+            raise ValueError(i18n.t("uptake.empty", scenario=s.name))
         wk, w, c = week[rows], w_before[rows], customer[rows]
         m = self._mrr[c]
         tiers, tier_code = self._tiers, self._tier_code[c]
