@@ -10,7 +10,7 @@ YEN_PER_SEAT ?= 1800
 DEMO_CUSTOMERS ?= 20000
 DEMO_SEED ?= 1
 
-.PHONY: setup report report-ja test lint lab bench clean browser
+.PHONY: setup report report-ja test lint lab bench clean browser java
 
 setup: $(STAMP)
 
@@ -52,7 +52,13 @@ browser:
 	  echo "installing Debian's fonts-noto-cjk for the Japanese pages"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 
-test: lint browser
+# Spark (the cohorts' other engine, in local mode in the tests) runs on a Java runtime.
+java:
+	@command -v java >/dev/null || { \
+	  echo "installing Debian's Java runtime for Spark"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq default-jre-headless >/dev/null; }
+
+test: lint browser java
 	$(BIN)/python -m pytest
 
 lab: $(STAMP)

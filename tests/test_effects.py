@@ -169,7 +169,7 @@ def test_a_touchpoint_report_builds_its_cohort_once(small_dir, monkeypatch):
     """The analysis and its effects over time share one cohort."""
     from churn_causal.causal import dynamics
     from churn_causal.data.load import load
-    from churn_causal.report import touchpoint
+    from churn_causal.design import portable
 
     built = []
 
@@ -177,7 +177,7 @@ def test_a_touchpoint_report_builds_its_cohort_once(small_dir, monkeypatch):
         built.append(args[1])
         return build_cohort(*args, **kwargs)
 
-    monkeypatch.setattr(touchpoint, "build_cohort", counted)
+    monkeypatch.setattr(portable, "build_cohort", counted)  # the report's cohort, in memory
     monkeypatch.setattr(dynamics, "build_cohort", counted)
     a = TouchpointAnalysis("seminar", n_boot=20, refute=False).fit(load(small_dir))
     assert built == ["seminar"]

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from churn_causal.data.problems import DataError
+from churn_causal.design.portable import ENGINES
 from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.trials import PERIOD_DAYS, TrialDesign, resolve_design
 from churn_causal.i18n import LANGUAGES
@@ -182,7 +183,7 @@ def _report(args: argparse.Namespace) -> int:
     for option, attr in (("out", "out_dir"), ("history", "history")):
         if getattr(args, option):
             setattr(cfg, attr, Path(getattr(args, option)))
-    for option in ("seed", "n_boot", "workers", "language"):
+    for option in ("seed", "n_boot", "workers", "language", "engine"):
         if getattr(args, option) is not None:
             setattr(cfg, option, getattr(args, option))
     try:
@@ -705,6 +706,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, help="notebooks at once (default: one per core)")
     r.add_argument(
         "--language", choices=LANGUAGES, help="of every page (default: output.language, or en)"
+    )
+    r.add_argument(
+        "--engine", choices=ENGINES, help="where cohorts are built (default: data.engine, memory)"
     )
     r.add_argument("--run-id", help="default: the UTC time")
     _matching_options(r)

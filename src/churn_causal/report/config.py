@@ -8,6 +8,7 @@ data:
     customers: {customer_id: account_id, start_date: contract_start}
     touches: {touchpoint: activity_type}
   encoding: auto                # of the CSV files: auto (UTF-8 or cp932), utf-8, cp932
+  engine: memory                # where cohorts are built: memory, duckdb or spark
 design:                         # the trial design: unit (month|week), first, last, window,
   horizon_days: 365             # horizon_days for every touchpoint, and per touchpoint:
   cs_touch: {unit: week}        # (the default: CS managers react to the week's health)
@@ -58,6 +59,7 @@ import yaml
 from churn_causal import i18n
 from churn_causal.data.contract import CONTRACT
 from churn_causal.data.readers import AUTO, check_encoding
+from churn_causal.design.portable import MEMORY, check_engine
 from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.scenarios import FOLLOW_UP_MONTHS, Period, Scenario
 from churn_causal.design.trials import DESIGN_FIELDS, TrialDesign, resolve_design
@@ -65,7 +67,7 @@ from churn_causal.value.business import Business
 from churn_causal.value.policy import RULE_DEPTH, Budget
 
 SECTIONS = {
-    "data": {"source", "touchpoints", "columns", "encoding"},
+    "data": {"source", "touchpoints", "columns", "encoding", "engine"},
     "design": set(DESIGN_FIELDS),  # and per touchpoint, a mapping of the same fields
     "analysis": {
         "seed",
@@ -96,6 +98,7 @@ class RunConfig:
     touchpoints: list[str] | None = None
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     encoding: str = AUTO
+    engine: str = MEMORY  # where cohorts are built: memory, duckdb or spark
     design: dict[str, Any] = field(default_factory=dict)  # the config's design section
     design_overrides: dict[str, Any] = field(default_factory=dict)  # the command line's
     seed: int = 0
@@ -194,6 +197,7 @@ class RunConfig:
                 touchpoints=data.get("touchpoints"),
                 columns=data.get("columns") or {},
                 encoding=check_encoding(str(data.get("encoding", AUTO))),
+                engine=check_engine(str(data.get("engine", MEMORY))),
                 design=cfg.get("design") or {},
                 seed=int(analysis.get("seed", 0)),
                 n_boot=int(analysis.get("n_boot", 200)),

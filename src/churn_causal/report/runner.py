@@ -257,6 +257,7 @@ def _plan(
         "match_ratio": cfg.match_ratio,
         "match_replace": cfg.match_replace,
         "controls_per_treated": cfg.controls_per_treated,
+        "engine": cfg.engine,
     }
     first = [NotebookRun("data-quality", t("title.quality"), QUALITY_NOTEBOOK, common)]
     # Longest first: weekly trials have 4.4x the rows of monthly ones.
@@ -372,6 +373,7 @@ def _run_report(cfg: RunConfig, run_id: str | None) -> RunResult:
                 "data": source.name,
                 "columns": cfg.columns,
                 "encoding": cfg.encoding,
+                "engine": cfg.engine,
                 "language": cfg.language,
                 "labels": cfg.labels,
             },

@@ -16,7 +16,8 @@ from churn_causal.causal.cohort import cohort_estimator
 from churn_causal.causal.dynamics import LagEffects, TouchpointDynamics
 from churn_causal.data.contract import CSData
 from churn_causal.data.files import write_json
-from churn_causal.design.cohort import ONBOARDING_DAYS, build_cohort
+from churn_causal.design.cohort import ONBOARDING_DAYS
+from churn_causal.design.portable import MEMORY, cohort_on
 from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.scenarios import FOLLOW_UP_MONTHS, Period, Scenario
 from churn_causal.design.trials import TrialDesign, period_start_day, resolve_design
@@ -70,6 +71,7 @@ class TouchpointAnalysis:
         scenarios: list[dict] | None = None,
         value: bool = True,
         targeting: dict | None = None,
+        engine: str = MEMORY,
     ) -> None:
         self.touchpoint = touchpoint
         if isinstance(design, dict):  # as the runner hands it over (``TrialDesign.to_dict``)
@@ -93,6 +95,7 @@ class TouchpointAnalysis:
         self.value = value
         # who to touch next ({"budget": Budget fields or None, "depth": int}); None: not asked
         self.targeting = targeting or None
+        self.engine = engine  # where the cohort is built: memory, duckdb or spark
 
     def fit(self, data: CSData) -> TouchpointAnalysis:
         dynamics = TouchpointDynamics(self.touchpoint, self.design, self.n_boot, self.seed)
@@ -106,8 +109,8 @@ class TouchpointAnalysis:
             except ValueError as exc:  # e.g. no touch in the first year: the rest stands
                 self.dynamics_ = {"touchpoint": self.touchpoint, "error": str(exc)}
         # risk-set sampling of the untreated (weighted) as the cohort is built
-        self.cohort_ = build_cohort(
-            data, self.touchpoint, self.design, None, self.controls_per_treated, self.seed
+        self.cohort_ = cohort_on(
+            self.engine, data, self.touchpoint, self.design, self.controls_per_treated, self.seed
         )
         self.reach_ = self._reach(data)
         self.targeting_ = self._target(data)
