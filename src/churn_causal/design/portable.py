@@ -15,6 +15,7 @@ As-of look-ups are range joins ranked by a window function, which every backend 
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any
 
@@ -39,6 +40,7 @@ from churn_causal.design.trials import MONTH_DAYS, PERIOD_DAYS, TrialDesign
 MEMORY = "memory"  # numpy and pandas in this process (``cohort.build_cohort``)
 ENGINES = (MEMORY, "duckdb", "spark")
 SECONDS_A_DAY = 86_400
+SPARK_MEMORY = "6g"  # the local driver's heap, unless SPARK_DRIVER_MEMORY says otherwise
 
 
 @cache
@@ -55,6 +57,11 @@ def connect(engine: str) -> Any:
             SparkSession.builder.master(f"local[{parallel.threads()}]")
             .config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")
+            # local mode runs in the driver's JVM: its heap (Spark's 1 GB default is too small
+            # for 20,000 customers' health readings); SPARK_DRIVER_MEMORY sets another
+            .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", SPARK_MEMORY))
+            # tables handed over from pandas go by Arrow, not row by row through Python
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .getOrCreate()
         )
         spark.sparkContext.setLogLevel("ERROR")

@@ -26,6 +26,8 @@ STEPS = (
     "simulate",
     "load",
     "cohort",
+    "cohort_duckdb",
+    "cohort_spark",
     "analysis",
     "analysis_weekly",
     "dynamics",
@@ -40,6 +42,8 @@ DEFAULT_SIZES = {
     "load": [10_000, 100_000],
     "simulate": [10_000, 100_000, 1_000_000],
     "cohort": [10_000, 100_000],
+    "cohort_duckdb": [10_000, 100_000],
+    "cohort_spark": [10_000, 100_000],
     "analysis": [20_000, 100_000],
     "analysis_weekly": [20_000, 100_000],
     "dynamics": [20_000, 100_000],
@@ -146,6 +150,7 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
     from churn_causal.causal.dynamics import TouchpointDynamics
     from churn_causal.data.load import load
     from churn_causal.design.cohort import build_cohort
+    from churn_causal.design.portable import PortableCohort, connect
     from churn_causal.report.touchpoint import TouchpointAnalysis
     from churn_causal.sim.simulate import simulate
 
@@ -187,6 +192,9 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
         t0 = time.perf_counter()
         if step == "cohort":
             out["rows"] = len(build_cohort(data, "support"))
+        elif step.startswith("cohort_"):  # the same cohort on an engine, its start included
+            engine = step.removeprefix("cohort_")
+            out["rows"] = len(PortableCohort(connect(engine), "support").build(data))
         elif step.startswith("dynamics"):
             dyn = TouchpointDynamics(ANALYSED[step], n_boot=200).fit(data)
             out["rows"] = dyn.event_study_["pairs"]
@@ -206,9 +214,23 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
 
 def _peak_mb(step: str) -> int:
     """Peak resident memory so far, MB; a report's notebooks run in kernels of their own, so
-    its peak is its largest process's."""
+    its peak is its largest process's; Spark's is this process's and its JVM's together."""
     who = [resource.RUSAGE_SELF, *([resource.RUSAGE_CHILDREN] if step == "report" else [])]
-    return max(resource.getrusage(w).ru_maxrss for w in who) // 1024
+    own = max(resource.getrusage(w).ru_maxrss for w in who) // 1024
+    return own + (_children_peak_mb() if step == "cohort_spark" else 0)
+
+
+def _children_peak_mb() -> int:
+    """The peak resident memory of this process's running children (Spark's JVM), MB."""
+    total = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+        except OSError:  # a process that ended meanwhile
+            continue
+        if int(fields.get("PPid", "0")) == os.getpid() and "VmHWM" in fields:
+            total += int(fields["VmHWM"].split()[0]) // 1024
+    return total
 
 
 def _import_libraries() -> float:
