@@ -47,7 +47,7 @@ STALE_HEALTH_DAYS = 31  # a health reading older than this at baseline counts as
 # about 0.23 and leaves no material bias; a three-month window gives about 0.43 and a large bias.
 DRIFT_WARNING = 0.3
 _DAY_BITS = 24  # tenure days fit in 24 bits: a composite (customer, day) key fits in int64
-_NO_CHURN = np.iinfo(np.int64).max // 4
+NO_CHURN = np.iinfo(np.int64).max // 4  # the tenure day of a churn that never came
 
 
 class DesignWarning(UserWarning):
@@ -58,7 +58,7 @@ def _days(values: pd.Series) -> np.ndarray:
     """Dates as whole days since the epoch; missing dates become a far-future sentinel."""
     d = values.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
     out = d.astype(np.int64)
-    out[np.isnat(d)] = _NO_CHURN
+    out[np.isnat(d)] = NO_CHURN
     return out
 
 
@@ -104,7 +104,7 @@ def build_cohort(
         raise ValueError(f"touchpoint '{touchpoint}' has no events; the data has {touchpoints}")
     end = _days(pd.Series([pd.Timestamp(data_end or data.data_end)]))[0]
     start = _days(cust["start_date"])
-    churn_day = np.minimum(_days(cust["churn_date"]) - start, _NO_CHURN)
+    churn_day = np.minimum(_days(cust["churn_date"]) - start, NO_CHURN)
     censor_day = end - start
     n, trials = len(cust), design.trials
     ws = np.array([design.window_days(m)[0] for m in trials])
@@ -156,14 +156,10 @@ def build_cohort(
     history = (prior[rows, j], ws[j][:, None] - last[rows, j])
     out = _add_covariates(out, cust, health, rows, ws[j], tenure, history, touchpoints)
 
-    follow = np.minimum(churn_day[rows], censor_day[rows]) - we[j]
-    event = churn_day[rows] <= censor_day[rows]
-    within = event & (follow <= design.horizon_days)
-    out["duration_days"] = np.minimum(follow, design.horizon_days)
-    out["churned"] = within
-    out["churned_by_horizon"] = np.where(
-        within, 1.0, np.where(follow >= design.horizon_days, 0.0, np.nan)
-    )
+    for column, values in outcome(
+        churn_day[rows], censor_day[rows], we[j], design.horizon_days
+    ).items():
+        out[column] = values
     out[SAMPLING_WEIGHT] = weight if sampling else 1.0  # the untreated rows each stands for
     out.attrs.update(
         **sampling,
@@ -176,6 +172,21 @@ def build_cohort(
         churned_in_window=int((eligible & ~at_risk).sum()),
     )
     return out
+
+
+def outcome(
+    churn_day: np.ndarray, censor_day: np.ndarray, time_zero: np.ndarray, horizon: int
+) -> dict[str, np.ndarray]:
+    """The outcome from time zero (tenure days): ``duration_days`` to churn or censoring, at
+    most the horizon; ``churned`` within it; ``churned_by_horizon`` (1/0, NaN when censored
+    before the horizon)."""
+    follow = np.minimum(churn_day, censor_day) - time_zero
+    within = (churn_day <= censor_day) & (follow <= horizon)
+    return {
+        "duration_days": np.minimum(follow, horizon),
+        "churned": within,
+        "churned_by_horizon": np.where(within, 1.0, np.where(follow >= horizon, 0.0, np.nan)),
+    }
 
 
 def current_rows(data: CSData, touchpoints: list[str] | None = None) -> pd.DataFrame:

@@ -29,10 +29,12 @@ from churn_causal.data.contract import CSData
 from churn_causal.design.cohort import (
     CUSTOMER_CATEGORICALS,
     HEALTH_COLUMNS,
+    NO_CHURN,
     ONBOARDING_DAYS,
     RECENCY_CAP_DAYS,
     STALE_HEALTH_DAYS,
     build_cohort,
+    outcome,
 )
 from churn_causal.design.sampling import SAMPLING_WEIGHT, risk_set_sample
 from churn_causal.design.trials import MONTH_DAYS, PERIOD_DAYS, TrialDesign
@@ -66,7 +68,8 @@ def connect(engine: str) -> Any:
         )
         spark.sparkContext.setLogLevel("ERROR")
         return ibis.pyspark.connect(spark)
-    raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    check_engine(engine)  # an unknown engine says which there are
+    raise ValueError("the memory engine builds cohorts in this process: nothing to connect to")
 
 
 def check_engine(engine: str) -> str:
@@ -176,7 +179,7 @@ class PortableCohort:
         """Tenure days of churn (far away when none) and of the end of data."""
         start = _day(customers.start_date)
         churn = customers.churn_date.isnull().ifelse(  # noqa: PD003 (Ibis, not pandas)
-            ibis.literal(np.iinfo(np.int64).max // 4), _day(customers.churn_date) - start
+            ibis.literal(NO_CHURN), _day(customers.churn_date) - start
         )
         return customers.mutate(start_day=start, churn_day=churn, censor_day=end - start)
 
@@ -316,8 +319,6 @@ class PortableCohort:
     ) -> pd.DataFrame:
         """The outcome, the column order and types of the in-memory build, and its attrs."""
         d = self.design
-        follow = np.minimum(out["churn_day"], out["censor_day"]) - out["we"]
-        within = (out["churn_day"] <= out["censor_day"]).to_numpy() & (follow <= d.horizon_days)
         cohort = pd.DataFrame(
             {
                 "trial": out["trial"].to_numpy(),
@@ -336,11 +337,9 @@ class PortableCohort:
         for tp in touchpoints:
             cohort[f"prior_{tp}"] = out[f"prior_{tp}"].astype(np.int64).to_numpy()
             cohort[f"days_since_{tp}"] = out[f"days_since_{tp}"].astype(float).to_numpy()
-        cohort["duration_days"] = np.minimum(follow, d.horizon_days).to_numpy()
-        cohort["churned"] = within
-        cohort["churned_by_horizon"] = np.where(
-            within, 1.0, np.where(follow >= d.horizon_days, 0.0, np.nan)
-        )
+        days = (out[c].to_numpy(dtype=np.int64) for c in ("churn_day", "censor_day", "we"))
+        for column, values in outcome(*days, d.horizon_days).items():
+            cohort[column] = values
         cohort[SAMPLING_WEIGHT] = weight if sampling else 1.0
         cohort.attrs.update(
             **sampling,

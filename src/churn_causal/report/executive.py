@@ -18,8 +18,7 @@ import pandas as pd
 
 from churn_causal.data.contract import CSData
 from churn_causal.design.trials import MONTH_DAYS
-from churn_causal.i18n import interval, name, t
-from churn_causal.i18n import money as _money
+from churn_causal.i18n import interval, money, name, t
 from churn_causal.report import history
 from churn_causal.report.names import markdown
 from churn_causal.report.plots import mechanism, method_name
@@ -45,11 +44,6 @@ def _primary(record: dict[str, Any], scale: str = "risk_difference") -> dict[str
     return res["methods"][res["verdict"]["method"]][scale]
 
 
-def money(x: float | None, currency: str) -> str:
-    """An amount of money in words a reader can quote (``i18n.money``)."""
-    return _money(x, currency)
-
-
 def money_of(d: dict[str, Any], key: str, currency: str) -> str:
     """``d[key]``'s estimate as money, "-" where ``d`` has none."""
     return money(d[key]["estimate"] if key in d else None, currency)
@@ -64,6 +58,11 @@ def ci_text(d: dict[str, float] | None, currency: str | None = None, digits: int
     return interval(f"{d['ci_low']:,.{digits}f}", f"{d['ci_high']:,.{digits}f}")
 
 
+def ci_pp(d: dict[str, float], digits: int = 2) -> str:
+    """A risk difference's 95% interval in signed percentage points."""
+    return interval(f"{100 * d['ci_low']:+.{digits}f}", f"{100 * d['ci_high']:+.{digits}f}")
+
+
 def headline_table(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """One row per touchpoint: the plain and the corrected effect on churn, and the verdict."""
     rows = []
@@ -75,9 +74,7 @@ def headline_table(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
                 t("col.touchpoint"): name(tp),
                 t("exec.col.plain"): round(100 * naive["estimate"], 1),
                 t("exec.col.corrected"): round(100 * rd["estimate"], 1),
-                t("col.ci_pp"): interval(
-                    f"{100 * rd['ci_low']:+.1f}", f"{100 * rd['ci_high']:+.1f}"
-                ),
+                t("col.ci_pp"): ci_pp(rd, 1),
                 t("exec.col.verdict"): t(f"verdict.level.{res['verdict']['level']}"),
                 t("exec.col.why"): _why(res["verdict"]),
             }
@@ -471,9 +468,8 @@ def over_time(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
             else t("exec.no_fading"),
         }
         if d.get("msm"):
-            m = {k: 100 * v for k, v in d["msm"]["msm"].items()}
-            ci = interval(f"{m['ci_low']:+.1f}", f"{m['ci_high']:+.1f}")
-            row[t("exec.col.msm")] = f"{m['estimate']:+.1f} ({ci})"
+            m = d["msm"]["msm"]
+            row[t("exec.col.msm")] = f"{100 * m['estimate']:+.1f} ({ci_pp(m, 1)})"
         rows.append(row)
     frame = pd.DataFrame(rows)
     return frame.set_index(t("col.touchpoint")).fillna("") if rows else pd.DataFrame()

@@ -301,12 +301,8 @@ def _plan(
         )
     ]
     if (source / "truth.json").exists():
-        truth = {
-            "data_source": str(source),
-            "results_dir": str(staging),
-            "language": cfg.language,
-            "labels": cfg.labels,
-        }
+        reader = {k: common[k] for k in ("language", "labels")}
+        truth = {"data_source": str(source), "results_dir": str(staging), **reader}
         second.append(NotebookRun("validation", t("title.validation"), VALIDATION_NOTEBOOK, truth))
     return first, second
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from churn_causal.design.trials import MONTH_DAYS, PERIOD_DAYS
-from churn_causal.i18n import currency_unit, name, t
-from churn_causal.report.executive import ci_text, money
+from churn_causal.i18n import currency_unit, money, name, t
+from churn_causal.report.executive import ci_text
 from churn_causal.report.plots import thousands
 from churn_causal.report.whatif import negated
 

@@ -21,7 +21,8 @@ from churn_causal.design.portable import MEMORY, cohort_on
 from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.scenarios import FOLLOW_UP_MONTHS, Period, Scenario
 from churn_causal.design.trials import TrialDesign, period_start_day, resolve_design
-from churn_causal.i18n import interval, name, t
+from churn_causal.i18n import name, t
+from churn_causal.report.executive import ci_pp
 from churn_causal.report.names import markdown
 from churn_causal.report.plots import method_name
 from churn_causal.report.whatif import programme_value_of
@@ -41,11 +42,6 @@ def load_truth(data_source: str | Path) -> dict | None:
 def pp(x: float) -> str:
     """A risk difference in percentage points, signed."""
     return t("tp.pp", value=f"{100 * x:+.1f}")
-
-
-def ci_pp(d: dict[str, float], digits: int = 2) -> str:
-    """A risk difference's 95% interval in percentage points, signed."""
-    return interval(f"{100 * d['ci_low']:+.{digits}f}", f"{100 * d['ci_high']:+.{digits}f}")
 
 
 class TouchpointAnalysis:

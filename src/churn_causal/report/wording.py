@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churn_causal.i18n import interval, name, t
+from churn_causal.i18n import name, t
+from churn_causal.report.executive import ci_pp
 from churn_causal.report.names import markdown
 from churn_causal.report.plots import mechanism
 from churn_causal.sim.truth import dynamics_truth_for
@@ -89,13 +90,10 @@ def msm_table(
     m = d["msm"]
     rows = {t(f"wording.msm.{k}"): m[k] for k in ("msm", "baseline_only", "current_health")}
 
-    def ci(r: dict[str, float]) -> str:
-        return interval(f"{100 * r['ci_low']:+.2f}", f"{100 * r['ci_high']:+.2f}")
-
     out = pd.DataFrame(
         {
             t("wording.msm.effect"): [100 * r["estimate"] for r in rows.values()],
-            t("col.ci_pp"): [ci(r) for r in rows.values()],
+            t("col.ci_pp"): [ci_pp(r) for r in rows.values()],
         },
         index=list(rows),
     )
@@ -105,7 +103,7 @@ def msm_table(
     if point:
         out.loc[t("wording.msm.point")] = [
             100 * point["estimate"],
-            ci(point),
+            ci_pp(point),
             *([100 * point_truth if point_truth is not None else np.nan] if true else []),
         ]
     return out.round(2)
