@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churn_causal.data.files import write_parquet
 from churn_causal.design.trials import WEEK_DAYS, TrialDesign
 from churn_causal.sim.records import HealthRecords
 from churn_causal.sim.simulate import default_params, merge_params, parse_assignments, simulate
@@ -109,10 +110,10 @@ def test_outcomes_are_identical_in_both_worlds_unless_an_event_is_removed():
 
 def test_streamed_health_parquet_reads_back_as_the_frame(tmp_path):
     """``write`` streams the health table from its records in chunks of customers: the file
-    must read back exactly as the whole in-memory table written by pandas."""
+    must read back exactly as the whole in-memory table written at once, the same way."""
     sim = simulate(1_500, seed=8)
     assert len(sim.health_records) == len(sim.health)
-    sim.health.to_parquet(tmp_path / "whole.parquet", index=False)
+    write_parquet(sim.health, tmp_path / "whole.parquet")
     sim.write(tmp_path / "data")
     pd.testing.assert_frame_equal(
         pd.read_parquet(tmp_path / "data" / "health.parquet"),

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from churn_causal.data.problems import DataError
-from churn_causal.design.portable import ENGINES
+from churn_causal.design.engines import ENGINES
 from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.trials import PERIOD_DAYS, TrialDesign, resolve_design
 from churn_causal.i18n import LANGUAGES
@@ -708,7 +708,9 @@ def parser() -> argparse.ArgumentParser:
         "--language", choices=LANGUAGES, help="of every page (default: output.language, or en)"
     )
     r.add_argument(
-        "--engine", choices=ENGINES, help="where cohorts are built (default: data.engine, memory)"
+        "--engine",
+        choices=ENGINES,
+        help="where cohorts and person-weeks are built (default: data.engine, memory)",
     )
     r.add_argument("--run-id", help="default: the UTC time")
     _matching_options(r)

@@ -26,7 +26,9 @@ from churn_causal.causal.msm import IncrementalTouchEffect
 from churn_causal.causal.survival import bootstrap_interval, cluster_bootstrap
 from churn_causal.data.contract import CSData
 from churn_causal.data.files import write_json
-from churn_causal.design.cohort import HealthIndex, build_cohort
+from churn_causal.design.cohort import HealthIndex
+from churn_causal.design.engines import MEMORY
+from churn_causal.design.portable import cohort_on
 from churn_causal.design.trials import (
     MONTH_DAYS,
     TrialDesign,
@@ -284,11 +286,13 @@ class TouchpointDynamics:
         seed: int = 0,
         lags_days: tuple[int, ...] = LAGS_DAYS,
         event_weeks: tuple[int, ...] = EVENT_WEEKS,
+        engine: str = MEMORY,
     ) -> None:
         self.touchpoint = touchpoint
         self.design = design or resolve_design(touchpoint)
         self.n_boot, self.seed = n_boot, seed
         self.lags_days, self.event_weeks = np.array(lags_days), np.array(event_weeks)
+        self.engine = engine  # where the cohort and person-weeks are built
 
     def fit(
         self,
@@ -304,7 +308,7 @@ class TouchpointDynamics:
         its cohort takes memory)."""
         with progress(f"the effects of {self.touchpoint} over time"):
             if cohort is None:
-                cohort = build_cohort(data, self.touchpoint, self.design)
+                cohort = cohort_on(self.engine, data, self.touchpoint, self.design)
             self.lags_ = self.lag_effects(data, cohort) if lags is None else lags
             advance("effect by days after the touch")
             self.event_study_ = self._event_study(data, cohort)
@@ -330,7 +334,9 @@ class TouchpointDynamics:
         the touchpoint reacts to health; None for the others."""
         if self.design.unit != "week":
             return None
-        msm = IncrementalTouchEffect(self.touchpoint, n_boot=self.n_boot, seed=self.seed)
+        msm = IncrementalTouchEffect(
+            self.touchpoint, n_boot=self.n_boot, seed=self.seed, engine=self.engine
+        )
         return msm.fit(data).result_
 
     def _event_study(self, data: CSData, cohort: pd.DataFrame) -> dict[str, Any]:

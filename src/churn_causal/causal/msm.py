@@ -32,7 +32,9 @@ from churn_causal.causal.logit import Logit
 from churn_causal.causal.survival import bootstrap_interval
 from churn_causal.causal.uptake import OUTCOMES, UptakeScenarios
 from churn_causal.data.contract import CSData
-from churn_causal.design.person_weeks import PersonWeeks, exposure_after, person_weeks
+from churn_causal.design.engines import MEMORY
+from churn_causal.design.person_weeks import PersonWeeks, exposure_after
+from churn_causal.design.portable_weeks import person_weeks_on
 from churn_causal.design.scenarios import Period, Scenario
 from churn_causal.design.trials import WEEK_DAYS
 
@@ -51,11 +53,13 @@ class IncrementalTouchEffect:
         horizon_weeks: int = 53,
         n_boot: int = 200,
         seed: int = 0,
+        engine: str = MEMORY,
     ) -> None:
         if not (delta > 0 and delta != 1):
             raise ValueError("delta must be positive and not 1 (1 is the touches as they are)")
         self.touchpoint, self.delta, self.horizon_weeks = touchpoint, delta, horizon_weeks
         self.n_boot, self.seed = n_boot, seed
+        self.engine = engine  # where the person-weeks are built: memory, duckdb or spark
 
     @property
     def scenario(self) -> Scenario:
@@ -63,7 +67,7 @@ class IncrementalTouchEffect:
         return Scenario("msm", self.touchpoint, self.delta, (), period, 0)
 
     def fit(self, data: CSData) -> IncrementalTouchEffect:
-        pw = person_weeks(data, self.touchpoint, self.horizon_weeks)
+        pw = person_weeks_on(self.engine, data, self.touchpoint, self.horizon_weeks)
         if not pw.rows["touched"].any():
             raise ValueError(
                 i18n.t("dynamics.none_first_year", touchpoint=i18n.name(self.touchpoint))

@@ -44,7 +44,9 @@ from churn_causal.causal.logit import Logit
 from churn_causal.causal.resampling import poisson_draws
 from churn_causal.causal.survival import bootstrap_interval
 from churn_causal.data.contract import CSData
-from churn_causal.design.person_weeks import PersonWeeks, person_weeks
+from churn_causal.design.engines import MEMORY
+from churn_causal.design.person_weeks import PersonWeeks
+from churn_causal.design.portable_weeks import person_weeks_on
 from churn_causal.design.scenarios import Scenario
 from churn_causal.design.trials import MONTH_DAYS, WEEK_DAYS
 from churn_causal.progress import advance, progress
@@ -187,6 +189,7 @@ class UptakeScenarios:
         seed: int = 0,
         min_ess: float = MIN_ESS,
         health: bool = True,
+        engine: str = MEMORY,
     ) -> None:
         touchpoints = {s.touchpoint for s in scenarios}
         if len(touchpoints) != 1:
@@ -197,6 +200,7 @@ class UptakeScenarios:
         self.touchpoint = touchpoints.pop()
         self.scenarios, self.n_boot, self.seed = list(scenarios), n_boot, seed
         self.min_ess, self.health = min_ess, health
+        self.engine = engine  # where the person-weeks are built: memory, duckdb or spark
 
     def fit(self, data: CSData, pw: PersonWeeks | None = None) -> UptakeScenarios:
         """Estimate every scenario on ``data`` (or on its person-weeks ``pw`` of this
@@ -205,7 +209,8 @@ class UptakeScenarios:
             if pw is None:
                 tenure = [s.window()[1] for s in self.scenarios if s.period.kind == "tenure"]
                 calendar = any(s.period.kind == "calendar" for s in self.scenarios)
-                pw = person_weeks(data, self.touchpoint, None if calendar else max(tenure))
+                weeks = None if calendar else max(tenure)
+                pw = person_weeks_on(self.engine, data, self.touchpoint, weeks)
             if not pw.rows["touched"].any():
                 raise ValueError(i18n.t("uptake.none", touchpoint=i18n.name(self.touchpoint)))
             self.pw_ = pw

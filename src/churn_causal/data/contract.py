@@ -8,6 +8,7 @@ A data source is a folder holding ``<table>.parquet`` or ``<table>.csv`` per tab
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -102,6 +103,9 @@ class CSData:
     health: pd.DataFrame
     touches: pd.DataFrame
     warnings: list = field(default_factory=list)  # validation warnings (legal but suspicious)
+    # The folder where these typed tables lie as <table>.parquet (a run's snapshot), for the
+    # engines that read them in place (``design.engines.tables``); None when only here.
+    location: Path | None = None
     # Indexes derived from the tables, built once by the steps that need them (the tables are
     # not changed after loading): e.g. the design's health index.
     derived: dict = field(default_factory=dict, repr=False, compare=False)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow
 
 from churn_causal.data.contract import CONTRACT, TABLES, CSData, RawTable
@@ -18,6 +20,7 @@ from churn_causal.data.readers import AUTO, read_csv, read_duckdb, read_parquet
 from churn_causal.data.validation import ValidationReport, validate
 
 TRACE_ENV = "CHURN_CAUSAL_TRACE_VALIDATION"
+NS_A_DAY = 86_400 * 10**9
 
 
 def read_raw(
@@ -137,5 +140,30 @@ def load(
     report = validated(source, columns, touchpoints, encoding)
     if report.errors:
         raise DataError(report.errors)
-    t = report.tables
+    t = in_key_order(report.tables, report.warnings)
     return CSData(t["customers"], t["health"], t["touches"], report.warnings)
+
+
+def in_key_order(
+    tables: dict[str, pd.DataFrame], warnings: list[Problem]
+) -> dict[str, pd.DataFrame]:
+    """The typed tables with an order their keys define, not the files' row order: customers
+    sorted by ``customer_id``, and one health reading per customer and day (the last, as the
+    ``duplicate_reading`` warning says; readings are dated by the day, as the analysis counts
+    them). Every engine then numbers customers and picks readings the same way, whether it
+    reads the files in place or is handed the tables (``design.engines.tables``)."""
+    out = dict(tables)
+    customers = out["customers"]
+    ids = customers["customer_id"].astype(str)
+    if not ids.is_monotonic_increasing:
+        out["customers"] = customers.iloc[np.argsort(ids.to_numpy(), kind="stable")]
+    out["customers"] = out["customers"].reset_index(drop=True)
+    health = out["health"]
+    stamps = health["date"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    if (stamps % NS_A_DAY != 0).any():  # a time of day: dated by the day, in place (no copy)
+        health["date"] = health["date"].dt.floor("D")
+    del stamps
+    if any(w.code == "duplicate_reading" for w in warnings):
+        health = health[~health.duplicated(["customer_id", "date"], keep="last")]
+    out["health"] = health
+    return out

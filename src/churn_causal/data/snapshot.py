@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from churn_causal.data.contract import CSData
+from churn_causal.data.files import write_parquet
 from churn_causal.data.problems import Problem
 
 TABLES = ("customers", "health", "touches")
@@ -26,7 +27,7 @@ def write_snapshot(data: CSData, folder: str | Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name in TABLES:
-        getattr(data, name).to_parquet(folder / f"{name}.parquet", index=False)
+        write_parquet(getattr(data, name), folder / f"{name}.parquet")
     index = {
         "tables": {name: len(getattr(data, name)) for name in TABLES},
         "warnings": [dataclasses.asdict(w) for w in data.warnings],
@@ -47,4 +48,4 @@ def read_snapshot(folder: str | Path) -> CSData:
     warnings = [
         Problem(**{**w, "examples": [tuple(e) for e in w["examples"]]}) for w in index["warnings"]
     ]
-    return CSData(**tables, warnings=warnings)
+    return CSData(**tables, warnings=warnings, location=folder)

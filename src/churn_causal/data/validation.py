@@ -300,7 +300,7 @@ def _across(t: dict[str, pd.DataFrame], origins: dict[str, str], touchpoints, pr
             level="warning",
         )
     h = t["health"]
-    dup = h.duplicated(["customer_id", "date"], keep="first")
+    dup = pd.DataFrame({"id": h["customer_id"], "day": h["date"].dt.floor("D")}).duplicated()
     _report(
         problems,
         "duplicate_reading",
@@ -308,7 +308,7 @@ def _across(t: dict[str, pd.DataFrame], origins: dict[str, str], touchpoints, pr
         "date",
         dup,
         h["date"],
-        "a customer has two readings on the same date",
+        "a customer has two readings on the same day",
         "The analysis uses the last one; deduplicate the export to be sure.",
         level="warning",
     )

@@ -43,6 +43,7 @@ RECENCY_CAP_DAYS = 365
 # The onboarding phase: about the first four months (17 weeks) of tenure; adoption after it.
 ONBOARDING_DAYS = 119
 STALE_HEALTH_DAYS = 31  # a health reading older than this at baseline counts as missing
+SCORE_UNITS = 1000  # the score's trend is summed in thousandths of a point, exactly
 # Warn above this window drift (see _window_drift). In the simulator a one-month window gives
 # about 0.23 and leaves no material bias; a three-month window gives about 0.43 and a large bias.
 DRIFT_WARNING = 0.3
@@ -319,23 +320,38 @@ class HealthIndex:
         """Least-squares slope of the score per 30 days over readings in days (first, last];
         0 where fewer than two readings show no trend yet."""
 
-        # Running sums per customer for least-squares slopes over any window: 1, t, s, ts, tt.
-        # Per customer, so that a sum never depends on other customers' or later readings.
-        # Made here, not kept: as large as the readings, and only the baseline needs them.
-        t, y = self.day, self.values[:, 0]
-        moments = pd.DataFrame(np.column_stack([np.ones_like(t), t, y, t * y, t * t]))
+        # Running sums per customer for least-squares slopes over any window: 1, t, s, ts, tt,
+        # in whole days and thousandths of a point (``trend_moments``): exact, so any engine
+        # summing in any order finds the same slope to the last bit. Per customer, so that a
+        # sum never depends on other customers' or later readings. Made here, not kept: as
+        # large as the readings, and only the baseline needs them.
+        moments = pd.DataFrame(trend_moments(self.day.astype(np.int64), self.values[:, 0]))
         cumsum = moments.groupby(self.keys >> _DAY_BITS).cumsum().to_numpy()
         del moments
 
         def running(day: np.ndarray) -> np.ndarray:
             pos = _asof(self.keys, self._key(rows, day), rows)
-            return np.where(pos[:, None] >= 0, cumsum[pos], 0.0)
+            return np.where(pos[:, None] >= 0, cumsum[pos], 0)
 
-        n, st, sy, sty, stt = (running(last) - running(first)).T
-        denom = n * stt - st * st
-        ok = (n >= 2) & (denom > 0)
-        slope = np.divide(n * sty - st * sy, denom, out=np.zeros_like(n), where=ok)
-        return 30.0 * slope
+        return trend_slope(*(running(last) - running(first)).T)
+
+
+def trend_moments(day: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Each reading's terms of the least-squares sums (1, t, y, ty, tt), as whole numbers:
+    ``t`` in days and ``y`` in ``SCORE_UNITS`` of a point (rounded half up). Integer sums are
+    exact, whatever their order."""
+    y = np.floor(score * SCORE_UNITS + 0.5).astype(np.int64)
+    return np.column_stack([np.ones_like(day), day, y, day * y, day * day])
+
+
+def trend_slope(n, st, sy, sty, stt) -> np.ndarray:
+    """The least-squares slope of the score per 30 days from the exact sums of
+    ``trend_moments``; 0 where fewer than two readings show no trend."""
+    n, st, sy, sty, stt = (np.asarray(v, dtype=np.int64) for v in (n, st, sy, sty, stt))
+    denom = n * stt - st * st
+    ok = (n >= 2) & (denom > 0)
+    slope = np.divide(n * sty - st * sy, denom, out=np.zeros(n.shape), where=ok)
+    return 30.0 * slope / SCORE_UNITS
 
 
 def _window_drift(health: HealthIndex, rows: np.ndarray, ws: np.ndarray, we: np.ndarray) -> float:

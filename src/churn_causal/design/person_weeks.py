@@ -27,7 +27,7 @@ FALL_WEEKS = 8
 EXPOSURE_BINS = (0, 4, 13, 26, 10**6)
 EXPOSURE_LABELS = ("never", "1-4 weeks", "5-13 weeks", "14-26 weeks", "27+ weeks")
 _WEEK_BITS = 16  # a (customer, week) key: customer << 16 | week; weeks of tenure stay below
-_MAX_WEEK = (1 << _WEEK_BITS) - 1
+MAX_WEEK = (1 << _WEEK_BITS) - 1
 _EPOCH = np.datetime64("1970-01-01", "D")
 
 
@@ -80,59 +80,106 @@ class PersonWeeks:
 def person_weeks(data: CSData, touchpoint: str, weeks: int | None = None) -> PersonWeeks:
     """The person-weeks of ``touchpoint`` in ``data``, up to tenure week ``weeks`` (all the
     data covers when None)."""
-    cust = data.customers.reset_index(drop=True)
-    ids = pd.Index(cust["customer_id"])
-    start = _day(cust["start_date"])
-    end = int(_day(pd.Series([data.data_end]))[0])
-    first_day = int(_day(pd.Series([data.health["date"].min()]))[0])  # the data's first day
-    churn_day = np.maximum(_day(cust["churn_date"]) - start, 0)  # tenure day gone
-    observed = np.maximum((end - start + 1) // WEEK_DAYS, 0)  # whole weeks in the data
-    alive = -(-churn_day // WEEK_DAYS)  # weeks started as a customer: ceil(churn day / 7)
-    last = np.minimum(np.minimum(observed, alive), _MAX_WEEK)
-    if weeks is not None:
-        last = np.minimum(last, weeks)
-    first = np.clip(-(-(first_day - start) // WEEK_DAYS), 0, None)  # first week inside the data
-    count = np.maximum(last - first, 0)
-    customer = np.repeat(np.arange(len(cust), dtype=np.int32), count)
-    offsets = np.cumsum(count) - count
-    week = (np.arange(len(customer)) - np.repeat(offsets, count) + np.repeat(first, count)).astype(
-        np.int32
-    )
+    spans = WeekSpans.of(data, weeks)
+    customer, week = spans.rows()
     tenure_day = week.astype(np.int64) * WEEK_DAYS
     health = HealthIndex.of(data)
     score = health.score_at(customer, tenure_day)
     past = health.score_at(customer, np.maximum(tenure_day - FALL_WEEKS * WEEK_DAYS, 0))
-    touch_keys, events = _touch_keys(data, touchpoint, ids, start)
+    touch_keys, events = _touch_keys(data, touchpoint, pd.Index(spans.customers["customer_id"]),
+                                     spans.start)  # fmt: skip
     key = (customer.astype(np.int64) << _WEEK_BITS) | week
-    cd = churn_day[customer]
-    rows = pd.DataFrame(
-        {
-            "customer": customer,
-            "week": week,
-            "day": (start[customer] + tenure_day).astype(np.int32),
-            "score": score.astype(np.float32),
-            "fall": np.maximum(past - score, 0.0).astype(np.float32),
-            "touched": np.isin(key, touch_keys, assume_unique=False),
-            "churned": (cd > tenure_day) & (cd <= tenure_day + WEEK_DAYS),
-            "onboarding": tenure_day < ONBOARDING_DAYS,
-            "exposure": _exposure(key, touch_keys),
-        }
-    )
+    touched = np.isin(key, touch_keys, assume_unique=False)
     per_week = events / len(touch_keys) if len(touch_keys) else 1.0
-    return PersonWeeks(touchpoint, rows, cust, observed, first == 0, end, per_week)
+    return spans.person_weeks(
+        touchpoint, customer, week, score, past, touched, _exposure(key, touch_keys), per_week
+    )
+
+
+@dataclass
+class WeekSpans:
+    """Which tenure weeks of each customer are person-weeks: ``[first, last)``, from the
+    first week inside the data to the last it covers whole while they are a customer (tenure
+    days since the contract's start; ``churn_day`` far away for none). Per customer, so
+    cheap on one machine for any number of them; the engines build the weeks themselves."""
+
+    customers: pd.DataFrame
+    start: np.ndarray
+    churn_day: np.ndarray
+    observed: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    end: int
+
+    @classmethod
+    def of(cls, data: CSData, weeks: int | None = None) -> WeekSpans:
+        """The spans of ``data``'s customers, up to tenure week ``weeks`` (None: all)."""
+        cust = data.customers.reset_index(drop=True)
+        start = _day(cust["start_date"])
+        end = int(_day(pd.Series([data.data_end]))[0])
+        first_day = int(_day(pd.Series([data.health["date"].min()]))[0])  # the data's first day
+        churn_day = np.maximum(_day(cust["churn_date"]) - start, 0)  # tenure day gone
+        observed = np.maximum((end - start + 1) // WEEK_DAYS, 0)  # whole weeks in the data
+        alive = -(-churn_day // WEEK_DAYS)  # weeks started as a customer: ceil(churn day / 7)
+        last = np.minimum(np.minimum(observed, alive), MAX_WEEK)
+        if weeks is not None:
+            last = np.minimum(last, weeks)
+        first = np.clip(-(-(first_day - start) // WEEK_DAYS), 0, None)  # first week in the data
+        return cls(cust, start, churn_day, observed, first, np.maximum(last, first), end)
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Customer (row of ``customers``) and tenure week of every person-week, sorted."""
+        count = self.last - self.first
+        customer = np.repeat(np.arange(len(count), dtype=np.int32), count)
+        offsets = np.cumsum(count) - count
+        week = np.arange(len(customer)) - np.repeat(offsets, count) + np.repeat(self.first, count)
+        return customer, week.astype(np.int32)
+
+    def person_weeks(
+        self,
+        touchpoint: str,
+        customer: np.ndarray,
+        week: np.ndarray,
+        score: np.ndarray,
+        past: np.ndarray,
+        touched: np.ndarray,
+        exposure: pd.Categorical,
+        events_per_week: float,
+    ) -> PersonWeeks:
+        """The ``PersonWeeks`` of rows (``customer``, ``week``) with the score at the week's
+        start and ``FALL_WEEKS`` before it, whether the week was touched and the exposure."""
+        tenure_day = week.astype(np.int64) * WEEK_DAYS
+        cd = self.churn_day[customer]
+        rows = pd.DataFrame(
+            {
+                "customer": customer,
+                "week": week,
+                "day": (self.start[customer] + tenure_day).astype(np.int32),
+                "score": score.astype(np.float32),
+                "fall": np.maximum(past - score, 0.0).astype(np.float32),
+                "touched": touched,
+                "churned": (cd > tenure_day) & (cd <= tenure_day + WEEK_DAYS),
+                "onboarding": tenure_day < ONBOARDING_DAYS,
+                "exposure": exposure,
+            }
+        )
+        return PersonWeeks(
+            touchpoint, rows, self.customers, self.observed, self.first == 0, self.end,
+            events_per_week,
+        )  # fmt: skip
 
 
 def _touch_keys(
     data: CSData, touchpoint: str, ids: pd.Index, start: np.ndarray
 ) -> tuple[np.ndarray, int]:
     """Sorted distinct (customer, tenure week) keys of the touchpoint's events, and the number
-    of events behind them. A week outside ``[0, _MAX_WEEK]`` is left out: its key would be
+    of events behind them. A week outside ``[0, MAX_WEEK]`` is left out: its key would be
     another customer's."""
     t = data.touches
     mine = (t["touchpoint"].astype(str) == touchpoint).to_numpy()
     row = ids.get_indexer(t["customer_id"][mine])
     week = (_day(t["date"][mine]) - start[np.maximum(row, 0)]) // WEEK_DAYS
-    ok = (row >= 0) & (week >= 0) & (week <= _MAX_WEEK)
+    ok = (row >= 0) & (week >= 0) & (week <= MAX_WEEK)
     return np.unique((row[ok].astype(np.int64) << _WEEK_BITS) | week[ok]), int(ok.sum())
 
 
@@ -144,7 +191,7 @@ def _exposure(key: np.ndarray, touch_keys: np.ndarray) -> pd.Categorical:
     pos = np.searchsorted(touch_keys, key, side="left") - 1  # the latest touch key before
     same = pos >= 0
     same[same] = (touch_keys[pos[same]] >> _WEEK_BITS) == (key[same] >> _WEEK_BITS)
-    since = np.where(same, (key & _MAX_WEEK) - (touch_keys[np.maximum(pos, 0)] & _MAX_WEEK), 0)
+    since = np.where(same, (key & MAX_WEEK) - (touch_keys[np.maximum(pos, 0)] & MAX_WEEK), 0)
     return exposure_codes(since)
 
 

@@ -13,12 +13,14 @@ import json
 import math
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from churn_causal.data.contract import TABLES
 from churn_causal.parallel import threads
 from churn_causal.progress import show, tracked
 
@@ -41,9 +43,9 @@ STEPS = (
 DEFAULT_SIZES = {
     "load": [10_000, 100_000],
     "simulate": [10_000, 100_000, 1_000_000],
-    "cohort": [10_000, 100_000],
-    "cohort_duckdb": [10_000, 100_000],
-    "cohort_spark": [10_000, 100_000],
+    "cohort": [10_000, 100_000, 1_000_000],
+    "cohort_duckdb": [10_000, 100_000, 1_000_000],
+    "cohort_spark": [10_000, 100_000, 1_000_000],
     "analysis": [20_000, 100_000],
     "analysis_weekly": [20_000, 100_000],
     "dynamics": [20_000, 100_000],
@@ -146,11 +148,13 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
     """Run one step in this process and return its time and peak memory.
 
     ``simulate`` writes the data set into ``data_dir``; the other steps load it from there, so
-    their peak memory is the step's own (plus the loaded tables)."""
+    their peak memory is the step's own (plus the loaded tables), except the engines' cohorts,
+    which read its files in place."""
     from churn_causal.causal.dynamics import TouchpointDynamics
     from churn_causal.data.load import load
     from churn_causal.design.cohort import build_cohort
-    from churn_causal.design.portable import PortableCohort, connect
+    from churn_causal.design.engines import connect
+    from churn_causal.design.portable import PortableCohort
     from churn_causal.report.touchpoint import TouchpointAnalysis
     from churn_causal.sim.simulate import simulate
 
@@ -185,6 +189,10 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
     elif step == "load":
         out["rows"] = len(load(data_dir).health)  # read Parquet, validate, type
         out["seconds"] = time.perf_counter() - t0
+    elif step.startswith("cohort_"):  # the same cohort on an engine, which reads the files
+        engine = step.removeprefix("cohort_")  # where they lie; its start included
+        out["rows"] = len(PortableCohort(connect(engine), "support").build(data_dir))
+        out["seconds"] = time.perf_counter() - t0
     else:
         if step.startswith("analysis"):
             out["import_seconds"] = _import_libraries()
@@ -192,9 +200,6 @@ def _measure(step: str, customers: int, data_dir: str) -> dict:
         t0 = time.perf_counter()
         if step == "cohort":
             out["rows"] = len(build_cohort(data, "support"))
-        elif step.startswith("cohort_"):  # the same cohort on an engine, its start included
-            engine = step.removeprefix("cohort_")
-            out["rows"] = len(PortableCohort(connect(engine), "support").build(data))
         elif step.startswith("dynamics"):
             dyn = TouchpointDynamics(ANALYSED[step], n_boot=200).fit(data)
             out["rows"] = dyn.event_study_["pairs"]
@@ -306,28 +311,37 @@ def _report(data_dir: str) -> int:
     return len(result.runs)
 
 
+def is_data(folder: Path) -> bool:
+    """Whether ``folder`` holds a simulated data set (its three tables)."""
+    return all((folder / f"{name}.parquet").is_file() for name in TABLES)
+
+
 def _spawn(step: str, customers: int, data_dir: str) -> dict:
+    """One measurement in a process of its own; one that fails (out of memory, say) is
+    reported with why, and the benchmark goes on: where a step breaks is a finding too."""
+    command = [sys.executable, "-m", "churn_causal.grading.bench", "--one", step]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "churn_causal.grading.bench",
-            "--one",
-            step,
-            str(customers),
-            data_dir,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+        [*command, str(customers), data_dir], capture_output=True, text=True, check=False
     )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    if done.returncode == 0:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    if done.returncode < 0:
+        why = f"killed by {signal.Signals(-done.returncode).name}"
+        why += " (out of memory)" if done.returncode == -signal.SIGKILL else ""
+    else:
+        why = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+    return {"step": step, "customers": customers, "failed": why}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--steps", default=",".join(STEPS))
     p.add_argument("--sizes", help="comma-separated customer counts for every step")
+    p.add_argument(
+        "--data",
+        help="folder to keep each size's simulated data in (DIR/<customers>), and to reuse it "
+        "from when it is there (default: a temporary folder)",
+    )
     p.add_argument("--one", nargs=3, metavar=("STEP", "N", "DIR"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
@@ -348,16 +362,24 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append((step, n))
     results: dict[str, list[dict]] = {s: [] for s in steps}
     with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.data or tmp)
         for step, n in tracked(runs, "benchmarks"):
-            r = _spawn(step, n, f"{tmp}/{n}")
+            kept = is_data(root / str(n)) and n not in plan.get("simulate", [])
+            if step == "simulate" and kept:
+                continue  # a kept data set of this size, not asked to be timed again
+            r = _spawn(step, n, str(root / str(n)))
+            print(json.dumps(r), file=sys.stderr, flush=True)  # kept if a later step fails
             if n in plan.get(step, []):
                 results[step].append(r)
     print(f"{threads()} threads (CHURN_CAUSAL_THREADS), on {os.cpu_count()} cores")
     print(f"{'step':<10} {'customers':>10} {'seconds':>9} {'peak MB':>8} {'rows':>11}  growth")
     for step in steps:
         for prev, r in zip([None, *results[step]], results[step], strict=False):
+            if "failed" in r:
+                print(f"{step:<10} {r['customers']:>10}  failed: {r['failed']}")
+                continue
             growth = ""
-            if prev:
+            if prev and "failed" not in prev:
                 k = math.log(r["seconds"] / prev["seconds"]) / math.log(
                     r["customers"] / prev["customers"]
                 )

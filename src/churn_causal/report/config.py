@@ -8,7 +8,7 @@ data:
     customers: {customer_id: account_id, start_date: contract_start}
     touches: {touchpoint: activity_type}
   encoding: auto                # of the CSV files: auto (UTF-8 or cp932), utf-8, cp932
-  engine: memory                # where cohorts are built: memory, duckdb or spark
+  engine: memory                # where cohorts and person-weeks are built: memory, duckdb, spark
 design:                         # the trial design: unit (month|week), first, last, window,
   horizon_days: 365             # horizon_days for every touchpoint, and per touchpoint:
   cs_touch: {unit: week}        # (the default: CS managers react to the week's health)
@@ -59,7 +59,7 @@ import yaml
 from churn_causal import i18n
 from churn_causal.data.contract import CONTRACT
 from churn_causal.data.readers import AUTO, check_encoding
-from churn_causal.design.portable import MEMORY, check_engine
+from churn_causal.design.engines import MEMORY, check_engine
 from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.scenarios import FOLLOW_UP_MONTHS, Period, Scenario
 from churn_causal.design.trials import DESIGN_FIELDS, TrialDesign, resolve_design
@@ -98,7 +98,7 @@ class RunConfig:
     touchpoints: list[str] | None = None
     columns: dict[str, dict[str, str]] = field(default_factory=dict)
     encoding: str = AUTO
-    engine: str = MEMORY  # where cohorts are built: memory, duckdb or spark
+    engine: str = MEMORY  # where cohorts and person-weeks are built: memory, duckdb or spark
     design: dict[str, Any] = field(default_factory=dict)  # the config's design section
     design_overrides: dict[str, Any] = field(default_factory=dict)  # the command line's
     seed: int = 0

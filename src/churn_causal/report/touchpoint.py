@@ -17,7 +17,8 @@ from churn_causal.causal.dynamics import LagEffects, TouchpointDynamics
 from churn_causal.data.contract import CSData
 from churn_causal.data.files import write_json
 from churn_causal.design.cohort import ONBOARDING_DAYS
-from churn_causal.design.portable import MEMORY, cohort_on
+from churn_causal.design.engines import MEMORY
+from churn_causal.design.portable import cohort_on
 from churn_causal.design.sampling import CONTROLS_PER_TREATED
 from churn_causal.design.scenarios import FOLLOW_UP_MONTHS, Period, Scenario
 from churn_causal.design.trials import TrialDesign, period_start_day, resolve_design
@@ -91,10 +92,12 @@ class TouchpointAnalysis:
         self.value = value
         # who to touch next ({"budget": Budget fields or None, "depth": int}); None: not asked
         self.targeting = targeting or None
-        self.engine = engine  # where the cohort is built: memory, duckdb or spark
+        self.engine = engine  # where the cohort and person-weeks are built
 
     def fit(self, data: CSData) -> TouchpointAnalysis:
-        dynamics = TouchpointDynamics(self.touchpoint, self.design, self.n_boot, self.seed)
+        dynamics = TouchpointDynamics(
+            self.touchpoint, self.design, self.n_boot, self.seed, engine=self.engine
+        )
         self.dynamics_: dict[str, Any] | None = None
         # the programme's person-weeks, like the MSM's, come and go before the cohort's memory
         self.programme_ = self._programme(data) if self.value else None
@@ -132,6 +135,7 @@ class TouchpointAnalysis:
                 self.scenarios,
                 self.n_boot,
                 self.seed,
+                self.engine,
             )
         except ValueError as exc:  # e.g. a window the data does not cover
             return {"error": str(exc)}

@@ -9,6 +9,7 @@ import pandas as pd
 
 from churn_causal.causal.uptake import UptakeScenarios
 from churn_causal.data.contract import CSData
+from churn_causal.design.engines import MEMORY
 from churn_causal.design.scenarios import NONE, Period, Scenario, programme_scenarios
 from churn_causal.i18n import currency_unit, interval, name, t
 from churn_causal.value.business import Business
@@ -27,12 +28,13 @@ def programme_value_of(
     scenarios: list[Scenario],
     n_boot: int = 200,
     seed: int = 0,
+    engine: str = MEMORY,
 ) -> dict[str, Any]:
     """One touchpoint's programme value (against none of it, or half where none is beyond the
     data, per tier and in total) and its ``scenarios``' changes, in money, as JSON."""
     contrasts = programme_scenarios(touchpoint, period, follow_up_months)
     mine = [s for s in scenarios if s.touchpoint == touchpoint]
-    fit = UptakeScenarios([*contrasts, *mine], n_boot, seed).fit(data)
+    fit = UptakeScenarios([*contrasts, *mine], n_boot, seed, engine=engine).fit(data)
     results = fit.result_["scenarios"]
     cost = business.cost(touchpoint)
     return {
@@ -71,6 +73,7 @@ def programme_and_scenarios(
             cfg.scenarios,
             n_boot,
             cfg.seed,
+            cfg.engine,
         )
         for tp in touchpoints
     }

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from churn_causal.data.files import PARQUET_TIMESTAMPS
 from churn_causal.design.trials import WEEK_DAYS
 from churn_causal.sim.world import PILLARS
 
@@ -87,7 +88,7 @@ class HealthRecords:
         whole = self.frame(0, 0)
         whole["customer_id"] = pd.Categorical([], categories=self.ids)
         schema = pa.Schema.from_pandas(whole, preserve_index=False)  # as if written at once
-        with pq.ParquetWriter(path, schema) as writer:
+        with pq.ParquetWriter(path, schema, coerce_timestamps=PARQUET_TIMESTAMPS) as writer:
             for lo in range(0, n, chunk_customers):
                 chunk = self.frame(lo, lo + chunk_customers)
                 writer.write_table(pa.Table.from_pandas(chunk, schema=schema, preserve_index=False))

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from churn_causal.data.files import write_parquet
 from churn_causal.design.scenarios import (
     FOLLOW_UP_MONTHS,
     HALF,
@@ -103,12 +104,12 @@ class SimulationResult:
         streamed from its records, never built whole."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        self.customers.to_parquet(out / "customers.parquet", index=False)
+        write_parquet(self.customers, out / "customers.parquet")
         self.health_records.write(out / "health.parquet")
-        self.touches.to_parquet(out / "touches.parquet", index=False)
+        write_parquet(self.touches, out / "touches.parquet")
         (out / "truth.json").write_text(json.dumps(self.truth, indent=2) + "\n")
         for tp, frame in self.individual.items():
-            frame.to_parquet(out / f"individual_truth_{tp}.parquet", index=False)
+            write_parquet(frame, out / f"individual_truth_{tp}.parquet")
         return out
 
 
