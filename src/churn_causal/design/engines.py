@@ -11,7 +11,9 @@ day, so the two agree and every engine keeps the in-memory build's rows.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -60,8 +62,7 @@ def connect(engine: str) -> Any:
         return ibis.duckdb.connect(
             threads=parallel.threads(),
             memory_limit=os.environ.get("DUCKDB_MEMORY_LIMIT", f"{share / 2**30:.1f}GiB"),
-            # a folder per process: DuckDB's side by side must not share spill files
-            temp_directory=tempfile.mkdtemp(prefix="churn_causal_duckdb_"),
+            temp_directory=_spill_folder(),
             preserve_insertion_order=False,  # every result is ordered by its keys
         )
     if engine == "spark":
@@ -87,6 +88,14 @@ def connect(engine: str) -> Any:
         return ibis.pyspark.connect(spark)
     check_engine(engine)  # an unknown engine says which there are
     raise ValueError("the memory engine works in this process: nothing to connect to")
+
+
+def _spill_folder() -> str:
+    """A folder of this process's own for DuckDB to spill to (DuckDBs side by side must not
+    share spill files), removed when the process ends."""
+    folder = tempfile.mkdtemp(prefix="churn_causal_duckdb_")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def check_engine(engine: str) -> str:
