@@ -67,16 +67,17 @@ class PortablePersonWeeks:
         score = as_of(grid, keys, health, grid.at, ["score"])
         past = as_of(grid, keys, health, ibis.greatest(grid.at - FALL_WEEKS * WEEK_DAYS, 0),
                      ["score"]).rename(past="score")  # fmt: skip
-        touched, events = self._touched(t)
+        touched = self._touched(t)
         out = grid.left_join(score, keys).left_join(past, keys)
-        out = out.left_join(touched.mutate(hit=ibis.literal(1, "int64")), keys)
+        out = out.left_join(touched.select(*keys, hit=ibis.literal(1, "int64")), keys)
         out = out.left_join(self._latest_touch(grid, touched), keys)
         out = out.select(*keys, "score", "past", "latest", touched=out.hit.notnull())  # noqa: PD004 (Ibis)
         rows = fetch(self.con, out.order_by(keys))
         week = rows["week"].to_numpy(dtype=np.int64)
         latest = rows["latest"].to_numpy(dtype=float)
         since = np.where(np.isnan(latest), 0, week - np.nan_to_num(latest)).astype(np.int64)
-        n_keys = int(self.con.execute(touched.count()))
+        counts = self.con.execute(touched.aggregate(keys=touched.count(), events=touched.n.sum()))
+        n_keys, n_events = (int(v) if pd.notna(v) else 0 for v in counts.iloc[0])
         return spans.person_weeks(
             self.touchpoint,
             rows["row"].to_numpy(dtype=np.int32),
@@ -85,7 +86,7 @@ class PortablePersonWeeks:
             rows["past"].to_numpy(dtype=float),
             rows["touched"].to_numpy(dtype=bool),
             exposure_codes(since),
-            int(self.con.execute(events)) / n_keys if n_keys else 1.0,
+            n_events / n_keys if n_keys else 1.0,
         )
 
     def _grid(self, spans: WeekSpans) -> ibis.Table:
@@ -99,12 +100,12 @@ class PortablePersonWeeks:
         grid = s.join(w, [w.week >= s["first"], w.week < s["last"]])
         return grid.select("row", "week", at=grid.week * WEEK_DAYS)
 
-    def _touched(self, t: dict[str, ibis.Table]) -> tuple[ibis.Table, ibis.Value]:
-        """The distinct touched (``row``, ``week``) of the touchpoint, and the number of its
-        events behind them (a week outside ``[0, MAX_WEEK]`` left out, as in memory)."""
+    def _touched(self, t: dict[str, ibis.Table]) -> ibis.Table:
+        """The touched (``row``, ``week``) of the touchpoint, each with its number of events
+        ``n`` (a week outside ``[0, MAX_WEEK]`` left out, as in memory)."""
         events = touch_days(t["customers"], t["touches"], [self.touchpoint])
         events = events.mutate(week=events.day // WEEK_DAYS).filter(_.week <= MAX_WEEK)
-        return events.select("row", "week").distinct(), events.count()
+        return events.group_by(["row", "week"]).aggregate(n=events.count())
 
     def _latest_touch(self, grid: ibis.Table, touched: ibis.Table) -> ibis.Table:
         """Per person-week, the latest touched week strictly before it (null when none): a
